@@ -1,0 +1,24 @@
+// The daemon's side of the discovery worker: start it, receive snapshots,
+// stop it.
+import { Worker } from 'node:worker_threads'
+import type { Discovery } from '../model/namespace.js'
+import type { ScanConfig, ScanMessage } from './worker.js'
+
+export class Scanner {
+  private readonly worker: Worker
+
+  constructor (config: ScanConfig, onDiscovery: (d: Discovery) => void, onFatal: (err: Error) => void) {
+    this.worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: config })
+    this.worker.on('message', (msg: ScanMessage) => {
+      switch (msg.kind) {
+        case 'discovery': onDiscovery(msg.discovery); break
+        case 'fatal': onFatal(new Error(`discovery failed: ${msg.message}`)); break
+      }
+    })
+    this.worker.on('error', onFatal)
+  }
+
+  async stop (): Promise<void> {
+    await this.worker.terminate()
+  }
+}

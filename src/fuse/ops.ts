@@ -1,0 +1,58 @@
+// The complete FUSE operation table: each op calls the vfs and maps its
+// answer or error to what the kernel expects. Anything unexpected is logged
+// with its context and answered as EIO.
+import type { FuseOps } from 'fuse-native'
+import { ERRNO, errnoCodeOf, NsfsError, type ErrnoCode } from '../errors.js'
+import type { Logger } from '../log.js'
+import type { Vfs } from '../vfs/vfs.js'
+
+export function makeOps (vfs: Vfs, log: Logger): FuseOps {
+  const fail = (op: string, path: string, err: unknown): number => {
+    const code = errnoCodeOf(err)
+    if (!(err instanceof NsfsError)) log('error', `${op} ${path}: unexpected ${err instanceof Error ? err.stack ?? err.message : String(err)}`)
+    return -ERRNO[code]
+  }
+  // Answers a synchronous vfs call through a fuse-native callback.
+  const answer = <T>(op: string, path: string, cb: (err: number, v?: T) => void, fn: () => T): void => {
+    let value: T
+    try {
+      value = fn()
+    } catch (err) {
+      cb(fail(op, path, err))
+      return
+    }
+    cb(0, value)
+  }
+  const refuse = (code: ErrnoCode) => (...args: unknown[]): void => {
+    const cb = args[args.length - 1] as (err: number) => void
+    cb(-ERRNO[code])
+  }
+
+  return {
+    getattr: (path, cb) => answer('getattr', path, cb, () => vfs.getattr(path)),
+    readdir: (path, cb) => answer('readdir', path, cb, () => vfs.readdir(path)),
+    readlink: (path, cb) => answer('readlink', path, cb, () => vfs.readlink(path)),
+    statfs: (path, cb) => answer('statfs', path, cb, () => vfs.statfs()),
+    // Extended attributes: none exist, none may be set.
+    getxattr: (_path: string, _name: string, _pos: number, cb: (err: number, v: Buffer | null) => void) => cb(-ERRNO.ENODATA, null),
+    listxattr: (_path: string, cb: (err: number, list: string[]) => void) => cb(0, []),
+    setxattr: refuse('EROFS'),
+    removexattr: refuse('EROFS'),
+    // Nothing can be created, removed, written or changed (renaming comes
+    // with the rename overlay).
+    create: refuse('EROFS'),
+    mknod: refuse('EROFS'),
+    mkdir: refuse('EROFS'),
+    symlink: refuse('EROFS'),
+    link: refuse('EROFS'),
+    unlink: refuse('EROFS'),
+    rmdir: refuse('EROFS'),
+    rename: refuse('EROFS'),
+    write: refuse('EROFS'),
+    truncate: refuse('EROFS'),
+    ftruncate: refuse('EROFS'),
+    chmod: refuse('EPERM'),
+    chown: refuse('EPERM'),
+    utimens: refuse('EPERM'),
+  }
+}

@@ -1,0 +1,69 @@
+// Readers of procfs. Every function takes the procfs root, so discovery can
+// run against a fixture tree in tests. A task that exits while we read it is
+// normal: those reads answer undefined instead of throwing.
+import fs from 'node:fs'
+import { isNsType, type NsType } from '../model/namespace.js'
+
+function vanished (err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code
+  return code === 'ENOENT' || code === 'ESRCH'
+}
+
+function numericEntries (dir: string): number[] | undefined {
+  try {
+    return fs.readdirSync(dir).filter(n => /^\d+$/.test(n)).map(Number)
+  } catch (err) {
+    if (vanished(err)) return undefined
+    throw err
+  }
+}
+
+// Every process id; failing to read /proc at all is fatal.
+export function listPids (procRoot: string): number[] {
+  const pids = numericEntries(procRoot)
+  if (pids === undefined) throw new Error(`cannot read ${procRoot}`)
+  return pids
+}
+
+export function listTids (procRoot: string, pid: number): number[] | undefined {
+  return numericEntries(`${procRoot}/${pid}/task`)
+}
+
+// "net:[4026531840]" → { type: 'net', ino: 4026531840 }
+export function parseNsLink (text: string): { type: NsType, ino: number } | undefined {
+  const m = /^([a-z]+):\[(\d+)\]$/.exec(text)
+  if (m === null || m[1] === undefined || m[2] === undefined || !isNsType(m[1])) return undefined
+  return { type: m[1], ino: Number(m[2]) }
+}
+
+export function readNsLink (path: string): { type: NsType, ino: number } | undefined {
+  try {
+    return parseNsLink(fs.readlinkSync(path))
+  } catch (err) {
+    // EACCES: a task whose ns links we may not read (not root) is skipped too.
+    if (vanished(err) || (err as NodeJS.ErrnoException).code === 'EACCES') return undefined
+    throw err
+  }
+}
+
+// Field 22 of /proc/PID/task/TID/stat: start time in clock ticks since boot.
+// The command name (field 2) may hold spaces and parentheses, so count from
+// the last ')'.
+export function parseStartTime (stat: string): number | undefined {
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  const start = fields[19]
+  return start === undefined ? undefined : Number(start)
+}
+
+export function readTaskStart (procRoot: string, pid: number, tid: number): number | undefined {
+  try {
+    return parseStartTime(fs.readFileSync(`${procRoot}/${pid}/task/${tid}/stat`, 'latin1'))
+  } catch (err) {
+    if (vanished(err)) return undefined
+    throw err
+  }
+}
+
+export function readBootId (procRoot: string): string {
+  return fs.readFileSync(`${procRoot}/sys/kernel/random/boot_id`, 'latin1').trim()
+}

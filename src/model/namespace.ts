@@ -1,0 +1,86 @@
+// The vocabulary shared by discovery, the model and the filesystem: what a
+// namespace is, how it is identified and who holds it. Plain data only, so a
+// snapshot can cross a worker boundary and tests can build one by hand.
+
+export const NS_TYPES = ['cgroup', 'ipc', 'mnt', 'net', 'pid', 'time', 'user', 'uts'] as const
+export type NsType = (typeof NS_TYPES)[number]
+
+export function isNsType (s: string): s is NsType {
+  return (NS_TYPES as readonly string[]).includes(s)
+}
+
+// CLONE_NEW* flags as NS_GET_NSTYPE answers them.
+export const CLONE_FLAGS: Readonly<Record<NsType, number>> = {
+  cgroup: 0x02000000,
+  ipc: 0x08000000,
+  mnt: 0x00020000,
+  net: 0x40000000,
+  pid: 0x20000000,
+  time: 0x00000080,
+  user: 0x10000000,
+  uts: 0x04000000,
+}
+
+export function nsTypeFromCloneFlag (flag: number): NsType | undefined {
+  return NS_TYPES.find(t => CLONE_FLAGS[t] === flag)
+}
+
+// Identity of a namespace. `id` is the 64-bit NS_GET_ID value (decimal) on
+// kernels that have it, never reused within a boot; dev:ino is always kept
+// because it is what /proc and stat(2) show.
+export interface NsIdentity {
+  readonly type: NsType
+  readonly id: string | null
+  readonly dev: number
+  readonly ino: number
+}
+
+// `${type}:${id}` or `${type}:${dev}:${ino}`: the key every map is indexed by.
+export type NsKey = `${NsType}:${string}`
+
+export function nsKey (ns: NsIdentity): NsKey {
+  return ns.id !== null ? `${ns.type}:${ns.id}` : `${ns.type}:${ns.dev}:${ns.ino}`
+}
+
+// The identity text that default names are derived from: the kernel's id
+// where there is one, else device and inode.
+export function identityText (ns: NsIdentity): string {
+  return ns.id !== null ? `id:${ns.id}` : `ino:${ns.dev}:${ns.ino}`
+}
+
+// Something that keeps a namespace alive and through which it can be opened.
+export type Holder =
+  // A thread: /proc/PID/task/TID/ns/TYPE. `start` is the task's start time
+  // (clock ticks since boot, /proc/PID/stat field 22) so a reused pid is told
+  // apart from the task that was scanned.
+  | { readonly kind: 'task', readonly pid: number, readonly tid: number, readonly start: number }
+
+export function holderPath (holder: Holder, type: NsType, procRoot = '/proc'): string {
+  switch (holder.kind) {
+    case 'task':
+      return holder.pid === holder.tid
+        ? `${procRoot}/${holder.pid}/ns/${type}`
+        : `${procRoot}/${holder.pid}/task/${holder.tid}/ns/${type}`
+  }
+}
+
+export interface Namespace extends NsIdentity {
+  // Owning user namespace (NS_GET_USERNS); null when it lies outside the
+  // daemon's view, then the namespace is shown at the root.
+  readonly owner: NsKey | null
+  // Parent namespace (NS_GET_PARENT) for user and pid namespaces.
+  readonly parent: NsKey | null
+  // Owner uid of a user namespace (NS_GET_OWNER_UID), else null.
+  readonly ownerUid: number | null
+  // Empty for a namespace known only as an ancestor of another.
+  readonly holders: readonly Holder[]
+}
+
+// What one discovery pass found: every namespace by key, and the user
+// namespace the daemon itself lives in (the root of the tree).
+export interface Discovery {
+  readonly root: NsKey
+  readonly namespaces: ReadonlyMap<NsKey, Namespace>
+  readonly scannedAt: number
+  readonly durationMs: number
+}
