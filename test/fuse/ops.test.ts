@@ -1,0 +1,39 @@
+import t from 'tap'
+import { makeOps } from '../../src/fuse/ops.js'
+import { NsfsError } from '../../src/errors.js'
+import type { Vfs } from '../../src/vfs/vfs.js'
+
+const logged: string[] = []
+const vfs = {
+  getattr: (path: string) => { if (path === '/') return { mode: 0o40755 }; throw new NsfsError('ENOENT', 'no such namespace entry', { path }) },
+  readdir: () => ['user'],
+  readlink: () => { throw new Error('boom') },
+  statfs: () => ({ files: 3 }),
+} as unknown as Vfs
+const ops = makeOps(vfs, (level, msg) => logged.push(`${level}: ${msg}`))
+
+function call (op: string, ...args: unknown[]): Promise<unknown[]> {
+  return new Promise(resolve => {
+    const fn = ops[op]
+    if (fn === undefined) throw new Error(`no op ${op}`)
+    fn(...args, (...res: unknown[]) => resolve(res))
+  })
+}
+
+t.test('answers and errno mapping', async t => {
+  t.same(await call('getattr', '/'), [0, { mode: 0o40755 }])
+  t.same(await call('getattr', '/x'), [-2], 'ENOENT')
+  t.same(await call('readdir', '/'), [0, ['user']])
+  t.same(await call('statfs', '/'), [0, { files: 3 }])
+  t.same(await call('readlink', '/x'), [-5], 'the unexpected is EIO')
+  t.match(logged.join('\n'), /error: readlink \/x: unexpected Error: boom/, 'and logged with its context')
+  t.same(await call('getxattr', '/', 'user.x', 0), [-61, null], 'ENODATA')
+  t.same(await call('listxattr', '/'), [0, []])
+})
+
+t.test('every mutation is refused explicitly', async t => {
+  for (const op of ['create', 'mknod', 'mkdir', 'symlink', 'link', 'unlink', 'rmdir', 'rename', 'write', 'truncate', 'ftruncate', 'setxattr', 'removexattr']) {
+    t.same(await call(op, '/a', '/b'), [-30], `${op} → EROFS`)
+  }
+  for (const op of ['chmod', 'chown', 'utimens']) t.same(await call(op, '/a', 0), [-1], `${op} → EPERM`)
+})
