@@ -2,7 +2,7 @@
 import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
-import { kernelSkipReason, readlinkOr, run, startDaemon, startHolder, tempDir, waitFor, walk, isMounted, CLI } from './lib/harness.js'
+import { kernelSkipReason, readlinkOr, run, sleep, startDaemon, startHolder, tempDir, waitFor, walk, isMounted, CLI } from './lib/harness.js'
 
 const skip = kernelSkipReason()
 const SEED = 'a1b2c3d4'
@@ -12,8 +12,8 @@ function openedBy (mountpoint: string): Map<string, string> {
   const out = new Map<string, string>()
   for (const rel of walk(mountpoint)) {
     const p = path.join(mountpoint, rel)
-    if (!fs.lstatSync(p).isSymbolicLink()) continue
     try {
+      if (!fs.lstatSync(p).isSymbolicLink()) continue
       const st = fs.statSync(p)
       out.set(rel, `${st.dev}:${st.ino}`)
     } catch { /* its holder exited since the readdir */ }
@@ -82,6 +82,8 @@ t.test('mounted tree', { skip }, async t => {
 
   t.test('every namespace that /proc shows is in the tree', async t => {
     const before = procNamespaces()
+    // Give the daemon a rescan and the kernel's entry cache time to expire.
+    await sleep(1000)
     const have = new Set([...openedBy(mnt)].map(([rel, id]) => {
       const base = path.basename(rel)
       const type = base === 'user' ? 'user' : base.split('-')[0] as string
@@ -131,6 +133,25 @@ t.test('mounted tree', { skip }, async t => {
     t.equal(fs.statSync(path.join(inner, 'user')).ino, fs.statSync(`/proc/${nested.pid}/ns/user`).ino, 'the inner directory is the holder\'s user namespace')
     t.equal(fs.statSync(inner).uid, 0, 'directory owned by the owner uid of its user namespace')
     t.notOk(fs.readdirSync(path.join(mnt, parts[0] as string)).includes('user'), 'the outer one is held by no process: no handle')
+  })
+
+  t.test('another user may browse but opens only what /proc lets it open', async t => {
+    const nobody = await startHolder(t, ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', 'unshare', '--user'])
+    const rel = await waitFor('the unprivileged user namespace', () => entryFor(mnt, nobody.ns('user')))
+    const dir = path.dirname(rel)
+    t.match(dir, /^user-[0-9a-f]{12}$/)
+    t.equal(fs.statSync(path.join(mnt, dir)).uid, 65534, 'its directory belongs to the user that created it')
+    const as = (uid: number, ...cmd: string[]) => run('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', ...cmd])
+    const ls = as(65534, 'ls', mnt)
+    t.equal(ls.status, 0, ls.stderr)
+    t.match(ls.stdout, /^user$/m, 'allow_other: anyone can list')
+    const own = as(65534, 'stat', '-L', '-c', '%i', path.join(mnt, rel))
+    t.equal(own.status, 0, own.stderr)
+    t.equal(own.stdout.trim(), String(fs.statSync(`/proc/${nobody.pid}/ns/user`).ino), 'its own namespace opens')
+    const netRel = await waitFor('the net entry', () => entryFor(mnt, net.ns('net')))
+    const other = as(65534, 'nsenter', `--net=${path.join(mnt, netRel)}`, 'true')
+    t.not(other.status, 0, 'root\'s network namespace does not')
+    t.match(other.stderr, /Permission denied/)
   })
 
   t.test('a namespace only one thread is in', async t => {
