@@ -3,8 +3,8 @@
 // before returning, so describing never keeps a namespace alive.
 import fs from 'node:fs'
 import { NsfsError } from '../errors.js'
-import { nsKey, type Namespace, type NsKey, type NsType } from '../model/namespace.js'
-import { closeFd, nsGetId, nsGetOwnerUid, nsGetParent, nsGetUserns } from './ns-ioctl.js'
+import { CLONE_FLAGS, nsKey, type Namespace, type NsKey, type NsType } from '../model/namespace.js'
+import { closeFd, nsGetId, nsGetOwnerUid, nsGetParent, nsGetUserns, openNsById } from './ns-ioctl.js'
 
 export type NsMeta = Omit<Namespace, 'holders'>
 
@@ -14,6 +14,9 @@ export interface NsDescriber {
   // `fresh` bypasses the cache (the inode may have been reused). Answers
   // undefined when the holder vanished or now holds another namespace.
   describe: (path: string, type: NsType, ino: number, fresh: boolean) => NsMeta | undefined
+  // A namespace known only by its id (from listns(2)); undefined when it
+  // cannot be opened (gone, or outside our view).
+  describeById: (type: NsType, id: bigint) => NsMeta | undefined
   // The namespace of `key` and every owner and parent above it.
   lineage: (key: NsKey) => NsMeta[]
   // Forget cached namespaces whose key is not in `live`.
@@ -52,6 +55,22 @@ export class KernelDescriber implements NsDescriber {
       return this.describeFd(fd, type, path, true)
     } finally {
       fs.closeSync(fd)
+    }
+  }
+
+  describeById (type: NsType, id: bigint): NsMeta | undefined {
+    const path = `nsid:${id}`
+    let fd: number
+    try {
+      fd = openNsById(id, CLONE_FLAGS[type])
+    } catch (err) {
+      if (err instanceof NsfsError) return undefined
+      throw err
+    }
+    try {
+      return this.describeFd(fd, type, path, true)
+    } finally {
+      closeFd(fd)
     }
   }
 

@@ -29,6 +29,17 @@ export function listTids (procRoot: string, pid: number): number[] | undefined {
   return numericEntries(`${procRoot}/${pid}/task`)
 }
 
+// The open file descriptors of a process; undefined when it is gone.
+export function listFds (procRoot: string, pid: number): number[] | undefined {
+  try {
+    return numericEntries(`${procRoot}/${pid}/fd`)
+  } catch (err) {
+    // A process we may not inspect holds nothing we could hand out.
+    if ((err as NodeJS.ErrnoException).code === 'EACCES') return undefined
+    throw err
+  }
+}
+
 // "net:[4026531840]" → { type: 'net', ino: 4026531840 }
 export function parseNsLink (text: string): { type: NsType, ino: number } | undefined {
   const m = /^([a-z]+):\[(\d+)\]$/.exec(text)
