@@ -67,6 +67,11 @@ exit status: 0 on success, 1 on any error (e.g. PATH not in the tree), 2 on bad 
     const tree = new TreeBuilder(seed).build(new Discoverer(PROC, new KernelDescriber(), process.pid, Listns.detect()).run())
     const treePath = toTreePath(positionals[0] ?? '/', nsfsMountpoints())
     const rows = select(tree, treePath).map(withProcess)
+    // `nsfs ls | head` closes the pipe early: that is the reader's choice.
+    process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err
+      process.exit(0)
+    })
     process.stdout.write(values.json === true ? asJson(rows) : values.tree === true ? asTree(rows) : asTable(rows))
     return 0
   },
@@ -129,7 +134,8 @@ function withProcess (m: NsMetadata): Row {
     nprocs: m.pids.length,
     pid,
     user: uid === undefined ? null : userName(uid),
-    command: pid === null ? null : readCommand(PROC, pid) ?? null,
+    // One line per namespace, whatever a command line holds.
+    command: pid === null ? null : readCommand(PROC, pid)?.replace(/[\x00-\x1f\x7f]+/g, ' ').trim() ?? null,
     ...m,
   }
 }
