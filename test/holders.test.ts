@@ -204,6 +204,27 @@ t.test('namespaces no process is in', { skip }, async t => {
     t.ok(ms <= 1000, `the user namespace is gone ${ms} ms after its last netns`)
   })
 
+  t.test('a time namespace held only as time_for_children', async t => {
+    const py = [
+      'import ctypes, os, sys, time',
+      'libc = ctypes.CDLL(None, use_errno=True)',
+      'if libc.unshare(0x80) != 0: sys.exit("unshare: " + os.strerror(ctypes.get_errno()))',
+      'print(0, os.readlink("/proc/self/ns/time_for_children"), flush=True)',
+      'time.sleep(3600)',
+    ].join('\n')
+    const h = await fdHolder(t, py)
+    t.not(fs.readlinkSync(`/proc/${h.pid}/ns/time`), h.link, 'the process itself is not in it')
+    const meta = await waitFor('the time namespace', () => metaOf(mnt, 'time', inoOf(h.link)), 3000)
+    t.same(meta.foundBy, ['for-children'])
+    t.match(meta.path, /^\/time-[0-9a-f]{12}$/)
+    const entry = path.join(mnt, meta.path as string)
+    t.equal(fs.readlinkSync(entry), `/proc/${h.pid}/ns/time_for_children`)
+    t.equal(statL(entry), kernelDevIno(`/proc/${h.pid}/ns/time_for_children`))
+    h.stop()
+    const ms = await vanishes(mnt, meta.path as string)
+    t.ok(ms <= 1000, `gone ${ms} ms after its process`)
+  })
+
   t.test('nsfs ls --json agrees with the mounted tree and lsns', async t => {
     // Held for the duration, so that all three views have something of ours.
     const h = await fdHolder(t, UNSHARE_AND_RETURN)

@@ -5,6 +5,7 @@ import type { NsDescriber, NsMeta } from '../kernel/describe.js'
 import type { Listns } from '../kernel/listns.js'
 import { readNsLink } from '../kernel/procfs.js'
 import { mergeFound } from './found.js'
+import { scanForChildren } from './from-children.js'
 import { scanFds } from './from-fds.js'
 import { mountNamespaceTasks, scanMounts } from './from-mounts.js'
 import { holderTag, scanTasks } from './from-tasks.js'
@@ -27,9 +28,11 @@ export class Discoverer {
     const tasks = scanTasks(this.procRoot)
     const ownMnt = readNsLink(`${this.procRoot}/${this.selfPid}/ns/mnt`)?.ino
     // Tasks first (their handles outlive an fd or a mount most often), then
-    // open fds, then bind mounts in every mount namespace a task is in.
+    // namespaces for future children, open fds, and bind mounts in every
+    // mount namespace a task is in.
     const found = mergeFound([
       tasks,
+      scanForChildren(this.procRoot, tasks),
       scanFds(this.procRoot, this.selfPid),
       scanMounts(this.procRoot, mountNamespaceTasks(tasks), ownMnt),
     ])

@@ -37,6 +37,7 @@ function byAge (a: TaskHolder, b: TaskHolder): number {
 export function holderTag (h: Holder): string {
   switch (h.kind) {
     case 'task': return `task:${h.tid}:${h.start}`
+    case 'for-children': return `for-children:${h.pid}:${h.start}`
     case 'fd': return `fd:${h.pid}:${h.fd}:${h.start}`
     case 'mount': return `mount:${h.tid}:${h.start}:${h.mountId}`
   }

@@ -18,6 +18,10 @@ function stillHolds (h: Holder, ns: Namespace, procRoot: string): boolean {
       const link = readNsLink(holderPath(h, ns.type, procRoot))
       return link?.ino === ns.ino && readTaskStart(procRoot, h.pid, h.tid) === h.start
     }
+    case 'for-children': {
+      const link = readNsLink(holderPath(h, ns.type, procRoot))
+      return link?.ino === ns.ino && readTaskStart(procRoot, h.pid, h.pid) === h.start
+    }
     case 'fd': {
       // readlink of an nsfs fd says `type:[ino]` without opening anything.
       const link = readNsLink(holderPath(h, ns.type, procRoot))

@@ -5,12 +5,14 @@
 import { holderPath, nsKey, type Holder, type Namespace, type NsKey, type NsType } from './namespace.js'
 import { SELF_ENTRY, type DirNode, type Tree } from './tree.js'
 
-// How a namespace was found: a process's own link, one thread's, an open fd,
+// How a namespace was found: a process's own link, one thread's, a process's
+// pid_for_children or time_for_children, an open fd,
 // a bind mount, only as the owner or parent of another, listns(2).
-export type FoundBy = 'task' | 'thread' | 'fd' | 'mount' | 'parent' | 'listns'
+export type FoundBy = 'task' | 'thread' | 'for-children' | 'fd' | 'mount' | 'parent' | 'listns'
 
 export type HolderMeta =
   | { kind: 'task', pid: number, tid: number, path: string }
+  | { kind: 'for-children', pid: number, path: string }
   | { kind: 'fd', pid: number, fd: number, path: string }
   | { kind: 'mount', pid: number, mountPoint: string, local: boolean, path: string }
 
@@ -55,6 +57,7 @@ function holderMeta (h: Holder, type: NsType): HolderMeta {
   const path = holderPath(h, type)
   switch (h.kind) {
     case 'task': return { kind: 'task', pid: h.pid, tid: h.tid, path }
+    case 'for-children': return { kind: 'for-children', pid: h.pid, path }
     case 'fd': return { kind: 'fd', pid: h.pid, fd: h.fd, path }
     case 'mount': return { kind: 'mount', pid: h.pid, mountPoint: h.mountPoint, local: h.local, path }
   }
@@ -65,6 +68,7 @@ function foundBy (ns: Namespace): FoundBy[] {
   for (const h of ns.holders) {
     switch (h.kind) {
       case 'task': out.add(h.pid === h.tid ? 'task' : 'thread'); break
+      case 'for-children': out.add('for-children'); break
       case 'fd': out.add('fd'); break
       case 'mount': out.add('mount'); break
     }

@@ -56,6 +56,10 @@ export type Holder =
   // (clock ticks since boot, /proc/PID/stat field 22) so a reused pid is told
   // apart from the task that was scanned.
   | { readonly kind: 'task', readonly pid: number, readonly tid: number, readonly start: number }
+  // The pid or time namespace a process's next children will be in
+  // (/proc/PID/ns/pid_for_children, time_for_children), which no task may be
+  // in yet (e.g. after unshare(CLONE_NEWTIME) without a fork).
+  | { readonly kind: 'for-children', readonly pid: number, readonly start: number }
   // An open file descriptor of a process: /proc/PID/fd/FD.
   | { readonly kind: 'fd', readonly pid: number, readonly fd: number, readonly start: number }
   // An nsfs bind mount at `mountPoint` in the mount namespace of task
@@ -82,6 +86,8 @@ export function holderPath (holder: Holder, type: NsType, procRoot = '/proc'): s
       return holder.pid === holder.tid
         ? `${procRoot}/${holder.pid}/ns/${type}`
         : `${procRoot}/${holder.pid}/task/${holder.tid}/ns/${type}`
+    case 'for-children':
+      return `${procRoot}/${holder.pid}/ns/${type}_for_children`
     case 'fd':
       return `${procRoot}/${holder.pid}/fd/${holder.fd}`
     case 'mount':
