@@ -17,13 +17,24 @@ export function metadataDirOf (filePath: string): string | undefined {
   return path.posix.basename(filePath) === METADATA_FILE ? path.posix.dirname(filePath) : undefined
 }
 
+// Renderings per tree, so opens while one tree is current share one.
+const rendered = new WeakMap<Tree, Map<string, Buffer>>()
+
 // One entry per line, so `grep` works on it and `jq` reads it whole.
 export function renderMetadata (tree: Tree, dirPath: string): Buffer | undefined {
+  let byDir = rendered.get(tree)
+  if (byDir === undefined) {
+    byDir = new Map()
+    rendered.set(tree, byDir)
+  }
+  const cached = byDir.get(dirPath)
+  if (cached !== undefined) return cached
   const meta = dirMetadata(tree, dirPath)
   if (meta === undefined) return undefined
   const lines = meta.entries.map(e => JSON.stringify(e))
   const text = `{"directory":${JSON.stringify(meta.directory)},\n"entries":[${lines.length === 0 ? '' : `\n${lines.join(',\n')}\n`}]}\n`
   const buf = Buffer.from(text)
+  byDir.set(dirPath, buf)
   lastSize.set(dirPath, buf.length)
   return buf
 }

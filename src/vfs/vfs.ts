@@ -93,13 +93,14 @@ export class Vfs {
   // Opens a metadata file: its content is fixed here for the life of the
   // handle. Answers the handle number.
   open (path: string, flags: number): number {
-    const meta = this.metadata(path)
-    if (meta === undefined) {
+    if (metadataDirOf(path) === undefined) {
       const node = this.node(path)
       throw new NsfsError(node.kind === 'dir' ? 'EISDIR' : 'EINVAL', 'only metadata files can be opened here', { path })
     }
     // O_WRONLY or O_RDWR: root passes the mode check, the content is still fixed.
     if ((flags & 3) !== 0) throw new NsfsError('EROFS', 'metadata files are read-only', { path })
+    const meta = this.metadata(path)
+    if (meta === undefined) throw new NsfsError('ENOENT', 'no such user namespace directory', { path })
     return this.files.add(meta)
   }
 
