@@ -2,6 +2,7 @@
 // Content is rendered once per open handle, so a reader sees one consistent
 // snapshot even while the tree is replaced under it.
 import path from 'node:path'
+import { LRUCache } from 'lru-cache'
 import { NsfsError } from '../errors.js'
 import { dirMetadata, METADATA_FILE } from '../model/metadata.js'
 import type { Tree } from '../model/tree.js'
@@ -9,7 +10,8 @@ import type { Tree } from '../model/tree.js'
 // Sizes of the last rendering per directory: what getattr reports, so a
 // stat never renders (at 60k namespaces the root's file runs to megabytes).
 // Reads are direct_io, so a size that is off never cuts a read short.
-const lastSize = new Map<string, number>()
+// Bounded, since directories come and go.
+const lastSize = new LRUCache<string, number>({ max: 10000 })
 
 // The directory whose metadata file `filePath` is, or undefined when
 // `filePath` does not name a metadata file.
