@@ -14,6 +14,7 @@ const skip = kernelSkipReason()
 const SEED = '5eed4444'
 
 interface Meta {
+  key: string
   path: string | null
   type: string
   ino: number
@@ -242,13 +243,12 @@ t.test('namespaces no process is in', { skip }, async t => {
     t.same(stable.filter(k => !fromTree.has(k)), [], 'every namespace lsns prints is in the mounted tree')
     const mine = `net:${inoOf(h.link)}`
     t.ok(fromLs.has(mine) && fromTree.has(mine), 'the fd-held netns (which lsns cannot see) is in both')
-    let differ = 0
-    for (const [k, m] of fromLs) {
+    const differ = [...fromLs].filter(([k, m]) => {
       const other = fromTree.get(k)
-      if (other !== undefined && (other.path !== m.path || other.devIno !== m.devIno)) differ++
-      t.equal(m.ns, m.ino, 'ns is the inode, as in lsns')
-    }
-    t.equal(differ, 0, 'same paths and identities in both')
+      return other !== undefined && (other.path !== m.path || other.devIno !== m.devIno)
+    }).map(([k]) => k)
+    t.same(differ, [], 'same paths and identities in both')
+    t.same([...fromLs.values()].filter(m => m.ns !== m.ino).map(m => m.key), [], 'ns is the inode, as in lsns')
   })
 
   t.test('the metadata file is a read-only snapshot', async t => {
