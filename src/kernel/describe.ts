@@ -30,11 +30,14 @@ function gone (err: unknown): boolean {
 
 export class KernelDescriber implements NsDescriber {
   readonly hasNsGetId: boolean
+  // The device of nsfs: a file elsewhere is no namespace, whatever its inode.
+  private readonly nsfsDev: number
   private readonly byIno = new Map<string, NsMeta>()
   private readonly byKey = new Map<NsKey, NsMeta>()
 
   constructor (probePath = '/proc/self/ns/user') {
     this.hasNsGetId = probeNsGetId(probePath)
+    this.nsfsDev = fs.statSync(probePath).dev
   }
 
   describe (path: string, type: NsType, ino: number, fresh: boolean): NsMeta | undefined {
@@ -44,14 +47,18 @@ export class KernelDescriber implements NsDescriber {
     }
     let fd: number
     try {
-      fd = fs.openSync(path, fs.constants.O_RDONLY)
+      // O_NONBLOCK: should the fd or mount point have become a FIFO since the
+      // readlink, the open must not wait for a writer (nsfs files ignore it).
+      fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY)
     } catch (err) {
       if (gone(err)) return undefined
       throw err
     }
     try {
-      // The task may have moved to another namespace since the readlink.
-      if (fs.fstatSync(fd).ino !== ino) return undefined
+      // The task may have moved to another namespace since the readlink, or
+      // the fd or mount point now be another file altogether.
+      const st = fs.fstatSync(fd)
+      if (st.ino !== ino || st.dev !== this.nsfsDev) return undefined
       return this.describeFd(fd, type, path, true)
     } finally {
       fs.closeSync(fd)

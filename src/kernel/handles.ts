@@ -43,7 +43,7 @@ function lstatOrUndefined (path: string): fs.Stats | undefined {
     return fs.lstatSync(path)
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
-    if (code === 'ENOENT' || code === 'ESRCH' || code === 'EACCES' || code === 'ENOTDIR' || code === 'EPERM') return undefined
+    if (code === 'ENOENT' || code === 'ESRCH' || code === 'EACCES' || code === 'ENOTDIR' || code === 'EPERM' || code === 'ELOOP') return undefined
     throw err
   }
 }
