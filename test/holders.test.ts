@@ -15,6 +15,7 @@ const SEED = '5eed4444'
 
 interface Meta {
   key: string
+  parent: string | null
   path: string | null
   type: string
   ino: number
@@ -62,6 +63,10 @@ function metaOf (mnt: string, type: string, ino: number): Meta | undefined {
 function kernelDevIno (nsPath: string): string {
   const st = fs.statSync(nsPath)
   return `${st.dev}:${st.ino}`
+}
+
+function readlinkOrNull (p: string): string | null {
+  try { return fs.readlinkSync(p) } catch { return null }
 }
 
 // `stat -L` of an entry: the namespace it opens.
@@ -113,6 +118,43 @@ const OPEN_AND_HOLD = [
   'held = os.open(sys.argv[1], os.O_RDONLY)',
   'print(held, os.readlink(f"/proc/self/fd/{held}"), flush=True)',
   'time.sleep(3600)',
+].join('\n')
+
+// A pid namespace C held by an fd whose parent P has no process left: P
+// is known only as C's parent (NS_GET_PARENT). The init of C sends its
+// namespace over a unix socket; then P's init is killed, taking C's with it.
+const PID_PARENT_ONLY = [
+  "import ctypes, os, socket, sys, time, signal",
+  "libc = ctypes.CDLL(None, use_errno=True)",
+  "NEWPID = 0x20000000",
+  "top, inner = socket.socketpair()",
+  "r, w = os.pipe()",
+  "pid1 = os.fork()",
+  "if pid1 == 0:",
+  "    if libc.unshare(NEWPID) != 0: os._exit(3)",
+  "    p = os.fork()",
+  "    if p == 0:",
+  "        # init of the outer pid namespace P",
+  "        if libc.unshare(NEWPID) != 0: os._exit(4)",
+  "        c = os.fork()",
+  "        if c == 0:",
+  "            # init of the inner pid namespace C: hand its namespace out",
+  "            fd = os.open('/proc/self/ns/pid', os.O_RDONLY)",
+  "            socket.send_fds(inner, [b'x'], [fd])",
+  "            time.sleep(3600)",
+  "            os._exit(0)",
+  "        os.waitpid(c, 0)",
+  "        os._exit(0)",
+  "    os.write(w, f'{p}\\n'.encode())",
+  "    os.waitpid(p, 0)",
+  "    os._exit(0)",
+  "_, fds, _, _ = socket.recv_fds(top, 1, 1)",
+  "held = fds[0]",
+  "p = int(os.read(r, 64).decode())",
+  "os.kill(p, signal.SIGKILL)",
+  "os.waitpid(pid1, 0)",
+  "print(held, os.readlink(f'/proc/self/fd/{held}'), flush=True)",
+  "time.sleep(3600)",
 ].join('\n')
 
 t.test('namespaces no process is in', { skip }, async t => {
@@ -224,6 +266,23 @@ t.test('namespaces no process is in', { skip }, async t => {
     h.stop()
     const ms = await vanishes(mnt, meta.path as string)
     t.ok(ms <= 1000, `gone ${ms} ms after its process`)
+  })
+
+  t.test('a pid namespace known only as the parent of an fd-held one', async t => {
+    const h = await fdHolder(t, PID_PARENT_ONLY)
+    const child = await waitFor('the fd-held pid namespace', () => metaOf(mnt, 'pid', inoOf(h.link)), 3000)
+    t.same(child.foundBy, ['fd'])
+    t.match(child.path, /^\/pid-[0-9a-f]{12}$/)
+    t.equal(statL(path.join(mnt, child.path as string)), kernelDevIno(`/proc/${h.pid}/fd/${h.fd}`))
+    const parentKey = child.parent
+    t.not(parentKey, null, 'it names its parent')
+    const parent = treeMetadata(mnt).find(m => m.key === parentKey)
+    t.match(parent, { type: 'pid', path: null, foundBy: ['parent'], holders: [], ownerPath: '/' }, 'the parent: in the root directory\'s metadata, not in the tree')
+    t.notOk(fs.readdirSync(mnt).some(n => n.startsWith('pid-') && readlinkOrNull(path.join(mnt, n)) === null), 'no dangling entry in the tree')
+    h.stop()
+    const t0 = Date.now()
+    await waitFor('both to vanish', () => treeMetadata(mnt).some(m => m.key === parentKey || m.ino === child.ino) ? undefined : true, 3000)
+    t.ok(Date.now() - t0 <= 1000, `both gone ${Date.now() - t0} ms after the fd closed`)
   })
 
   t.test('nsfs ls --json agrees with the mounted tree and lsns', async t => {
