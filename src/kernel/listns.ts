@@ -13,7 +13,7 @@ export const SYS_LISTNS = 470
 export const NS_ID_REQ_SIZE = 32
 const BATCH = 256
 
-// One listns call: the request, room for `ids.length / 8` ids, flags.
+// One listns call (flags 0): the request and room for `ids.length / 8` ids.
 // Answers the count written, or a negative errno.
 export type ListnsCall = (req: Buffer, ids: Buffer) => number
 
