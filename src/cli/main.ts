@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // The `nsfs` command: dispatches to one module per command.
 import type { Command } from './command.js'
+import { lsCommand } from './cmd-ls.js'
 import { mountCommand } from './cmd-mount.js'
 
-const COMMANDS: readonly Command[] = [mountCommand]
+const COMMANDS: readonly Command[] = [mountCommand, lsCommand]
 
 function usage (): string {
   const width = Math.max(...COMMANDS.map(c => c.name.length))

@@ -1,8 +1,13 @@
 // One discovery pass: gather holders from every source, describe what is new,
 // and return an immutable snapshot. Readers never see a half-built one.
-import { holderPath, nsKey, type Discovery, type Holder, type Namespace, type NsKey } from '../model/namespace.js'
+import { holderPath, NS_TYPES, nsKey, type Discovery, type Holder, type Namespace, type NsKey } from '../model/namespace.js'
 import type { NsDescriber, NsMeta } from '../kernel/describe.js'
+import type { Listns } from '../kernel/listns.js'
 import { readNsLink } from '../kernel/procfs.js'
+import { mergeFound } from './found.js'
+import { scanForChildren } from './from-children.js'
+import { scanFds } from './from-fds.js'
+import { mountNamespaceTasks, scanMounts } from './from-mounts.js'
 import { holderTag, scanTasks } from './from-tasks.js'
 
 export class Discoverer {
@@ -14,31 +19,45 @@ export class Discoverer {
     private readonly procRoot: string,
     private readonly describer: NsDescriber,
     private readonly selfPid: number = process.pid,
+    // The kernel's own list, where it has listns(2).
+    private readonly listns: Listns | undefined = undefined,
   ) {}
 
   run (): Discovery {
     const started = performance.now()
     const tasks = scanTasks(this.procRoot)
+    const ownMnt = readNsLink(`${this.procRoot}/${this.selfPid}/ns/mnt`)?.ino
+    // Tasks first (their handles outlive an fd or a mount most often), then
+    // namespaces for future children, open fds, and bind mounts in every
+    // mount namespace a task is in.
+    const found = mergeFound([
+      tasks,
+      scanForChildren(this.procRoot, tasks),
+      scanFds(this.procRoot, this.selfPid),
+      scanMounts(this.procRoot, mountNamespaceTasks(tasks), ownMnt),
+    ])
     const metas = new Map<NsKey, NsMeta>()
     const holders = new Map<NsKey, Holder[]>()
     const next = new Map<string, Set<string>>()
 
-    for (const [inoKey, found] of tasks) {
-      const tags = new Set(found.holders.map(holderTag))
+    for (const [inoKey, entry] of found) {
+      const tags = new Set(entry.holders.map(holderTag))
       const before = this.previous.get(inoKey)
       const fresh = before === undefined || ![...tags].some(t => before.has(t))
       let meta: NsMeta | undefined
-      for (const h of found.holders) {
-        meta = this.describer.describe(holderPath(h, found.type, this.procRoot), found.type, found.ino, fresh)
+      for (const h of entry.holders) {
+        meta = this.describer.describe(holderPath(h, entry.type, this.procRoot), entry.type, entry.ino, fresh)
         if (meta !== undefined) break
       }
       if (meta === undefined) continue
       next.set(inoKey, tags)
       const key = nsKey(meta)
-      holders.set(key, [...(holders.get(key) ?? []), ...found.holders])
+      holders.set(key, [...(holders.get(key) ?? []), ...entry.holders])
       for (const m of this.describer.lineage(key)) metas.set(nsKey(m), m)
     }
     this.previous = next
+
+    const listed = this.listns === undefined ? new Set<NsKey>() : this.fromListns(metas)
 
     const rootPath = `${this.procRoot}/${this.selfPid}/ns/user`
     const rootLink = readNsLink(rootPath)
@@ -46,7 +65,10 @@ export class Discoverer {
     if (rootMeta === undefined) throw new Error(`cannot describe the daemon's own user namespace at ${rootPath}`)
 
     const namespaces = new Map<NsKey, Namespace>()
-    for (const [key, meta] of metas) namespaces.set(key, { ...meta, holders: holders.get(key) ?? [] })
+    for (const [key, meta] of metas) {
+      const ns: Namespace = { ...meta, holders: holders.get(key) ?? [] }
+      namespaces.set(key, listed.has(key) ? { ...ns, listed: true } : ns)
+    }
     this.describer.retain(new Set(namespaces.keys()))
     return {
       root: nsKey(rootMeta),
@@ -54,5 +76,22 @@ export class Discoverer {
       scannedAt: Date.now(),
       durationMs: performance.now() - started,
     }
+  }
+
+  // Every id listns(2) gives: those the /proc sources missed are opened by id
+  // and described (they have no holder to hand out). Answers the listed keys.
+  private fromListns (metas: Map<NsKey, NsMeta>): Set<NsKey> {
+    const listed = new Set<NsKey>()
+    for (const type of NS_TYPES) {
+      for (const id of this.listns?.ids(type) ?? []) {
+        const key = nsKey({ type, id: id.toString(), dev: 0, ino: 0 })
+        listed.add(key)
+        if (metas.has(key)) continue
+        const meta = this.describer.describeById(type, id)
+        if (meta === undefined) continue
+        for (const m of this.describer.lineage(nsKey(meta))) metas.set(nsKey(m), m)
+      }
+    }
+    return listed
   }
 }

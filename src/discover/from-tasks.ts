@@ -2,10 +2,10 @@
 // (/proc/PID/task/TID/ns/*). readlink gives type and inode without opening
 // anything; only namespaces not seen before are opened and described.
 import { listPids, listTids, readNsLink, readTaskStart } from '../kernel/procfs.js'
-import { NS_TYPES, type Holder, type NsType } from '../model/namespace.js'
+import { NS_TYPES, type Holder, type NsType, type TaskHolder } from '../model/namespace.js'
 
 // `${type}:${ino}` → the tasks holding it.
-export type TaskHolders = Map<string, { type: NsType, ino: number, holders: Holder[] }>
+export type TaskHolders = Map<string, { type: NsType, ino: number, holders: TaskHolder[] }>
 
 export function scanTasks (procRoot: string): TaskHolders {
   const found: TaskHolders = new Map()
@@ -13,7 +13,7 @@ export function scanTasks (procRoot: string): TaskHolders {
     for (const tid of listTids(procRoot, pid) ?? []) {
       const start = readTaskStart(procRoot, pid, tid)
       if (start === undefined) continue
-      const holder: Holder = { kind: 'task', pid, tid, start }
+      const holder: TaskHolder = { kind: 'task', pid, tid, start }
       for (const type of NS_TYPES) {
         const link = readNsLink(`${procRoot}/${pid}/task/${tid}/ns/${type}`)
         if (link === undefined) continue
@@ -30,12 +30,15 @@ export function scanTasks (procRoot: string): TaskHolders {
   return found
 }
 
-function byAge (a: Holder, b: Holder): number {
+function byAge (a: TaskHolder, b: TaskHolder): number {
   return a.start - b.start || a.pid - b.pid || a.tid - b.tid
 }
 
 export function holderTag (h: Holder): string {
   switch (h.kind) {
     case 'task': return `task:${h.tid}:${h.start}`
+    case 'for-children': return `for-children:${h.pid}:${h.start}`
+    case 'fd': return `fd:${h.pid}:${h.fd}:${h.start}`
+    case 'mount': return `mount:${h.tid}:${h.start}:${h.mountId}`
   }
 }

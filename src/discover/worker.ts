@@ -2,6 +2,7 @@
 // snapshot to the daemon, so no FUSE answer ever waits on /proc.
 import { parentPort, workerData } from 'node:worker_threads'
 import { KernelDescriber } from '../kernel/describe.js'
+import { Listns } from '../kernel/listns.js'
 import { Discoverer } from './discover.js'
 
 export interface ScanConfig {
@@ -18,7 +19,7 @@ const config = workerData as ScanConfig
 const port = parentPort
 if (port === null) throw new Error('worker.ts runs only as a worker thread')
 
-const discoverer = new Discoverer(config.procRoot, new KernelDescriber(`${config.procRoot}/${config.pid}/ns/user`), config.pid)
+const discoverer = new Discoverer(config.procRoot, new KernelDescriber(`${config.procRoot}/${config.pid}/ns/user`), config.pid, Listns.detect())
 
 function loop (): void {
   let msg: ScanMessage

@@ -17,7 +17,11 @@ export interface Mounted {
 export async function mountFuse (mountpoint: string, ops: FuseOps, opts: MountOptions): Promise<Mounted> {
   const fuse = new Fuse(mountpoint, ops, {
     fsname: 'nsfs',
-    subtype: 'nsfs',
+    // fuse-native has no option for direct_io, and its options end up in
+    // one comma-separated -o list, so it rides along here. direct_io makes
+    // the kernel read metadata files from us each time instead of stopping
+    // at a size it cached (lxcfs serves its files the same way).
+    subtype: 'nsfs,direct_io',
     allowOther: true,
     defaultPermissions: true,
     entryTimeout: opts.cacheSeconds,

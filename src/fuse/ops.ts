@@ -33,6 +33,18 @@ export function makeOps (vfs: Vfs, log: Logger): FuseOps {
     readdir: (path, cb) => answer('readdir', path, cb, () => vfs.readdir(path)),
     readlink: (path, cb) => answer('readlink', path, cb, () => vfs.readlink(path)),
     statfs: (path, cb) => answer('statfs', path, cb, () => vfs.statfs()),
+    // Only the metadata files are opened and read.
+    open: (path: string, flags: number, cb: (err: number, fh?: number) => void) => answer('open', path, cb, () => vfs.open(path, flags)),
+    read: (path: string, fh: number, buf: Buffer, len: number, pos: number, cb: (n: number) => void) => {
+      let n: number
+      try {
+        n = vfs.read(path, fh, len, pos).copy(buf)
+      } catch (err) {
+        n = fail('read', path, err)
+      }
+      cb(n)
+    },
+    release: (path: string, fh: number, cb: (err: number) => void) => answer('release', path, cb, () => vfs.release(fh)),
     // Extended attributes: none exist, none may be set.
     getxattr: (_path: string, _name: string, _pos: number, cb: (err: number, v: Buffer | null) => void) => cb(-ERRNO.ENODATA, null),
     listxattr: (_path: string, cb: (err: number, list: string[]) => void) => cb(0, []),

@@ -3,8 +3,8 @@
 // before returning, so describing never keeps a namespace alive.
 import fs from 'node:fs'
 import { NsfsError } from '../errors.js'
-import { nsKey, type Namespace, type NsKey, type NsType } from '../model/namespace.js'
-import { closeFd, nsGetId, nsGetOwnerUid, nsGetParent, nsGetUserns } from './ns-ioctl.js'
+import { CLONE_FLAGS, nsKey, type Namespace, type NsKey, type NsType } from '../model/namespace.js'
+import { closeFd, nsGetId, nsGetOwnerUid, nsGetParent, nsGetUserns, openNsById } from './ns-ioctl.js'
 
 export type NsMeta = Omit<Namespace, 'holders'>
 
@@ -14,6 +14,9 @@ export interface NsDescriber {
   // `fresh` bypasses the cache (the inode may have been reused). Answers
   // undefined when the holder vanished or now holds another namespace.
   describe: (path: string, type: NsType, ino: number, fresh: boolean) => NsMeta | undefined
+  // A namespace known only by its id (from listns(2)); undefined when it
+  // cannot be opened (gone, or outside our view).
+  describeById: (type: NsType, id: bigint) => NsMeta | undefined
   // The namespace of `key` and every owner and parent above it.
   lineage: (key: NsKey) => NsMeta[]
   // Forget cached namespaces whose key is not in `live`.
@@ -27,11 +30,14 @@ function gone (err: unknown): boolean {
 
 export class KernelDescriber implements NsDescriber {
   readonly hasNsGetId: boolean
+  // The device of nsfs: a file elsewhere is no namespace, whatever its inode.
+  private readonly nsfsDev: number
   private readonly byIno = new Map<string, NsMeta>()
   private readonly byKey = new Map<NsKey, NsMeta>()
 
   constructor (probePath = '/proc/self/ns/user') {
     this.hasNsGetId = probeNsGetId(probePath)
+    this.nsfsDev = fs.statSync(probePath).dev
   }
 
   describe (path: string, type: NsType, ino: number, fresh: boolean): NsMeta | undefined {
@@ -41,17 +47,37 @@ export class KernelDescriber implements NsDescriber {
     }
     let fd: number
     try {
-      fd = fs.openSync(path, fs.constants.O_RDONLY)
+      // O_NONBLOCK: should the fd or mount point have become a FIFO since the
+      // readlink, the open must not wait for a writer (nsfs files ignore it).
+      fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY)
     } catch (err) {
       if (gone(err)) return undefined
       throw err
     }
     try {
-      // The task may have moved to another namespace since the readlink.
-      if (fs.fstatSync(fd).ino !== ino) return undefined
+      // The task may have moved to another namespace since the readlink, or
+      // the fd or mount point now be another file altogether.
+      const st = fs.fstatSync(fd)
+      if (st.ino !== ino || st.dev !== this.nsfsDev) return undefined
       return this.describeFd(fd, type, path, true)
     } finally {
       fs.closeSync(fd)
+    }
+  }
+
+  describeById (type: NsType, id: bigint): NsMeta | undefined {
+    const path = `nsid:${id}`
+    let fd: number
+    try {
+      fd = openNsById(id, CLONE_FLAGS[type])
+    } catch (err) {
+      if (err instanceof NsfsError) return undefined
+      throw err
+    }
+    try {
+      return this.describeFd(fd, type, path, true)
+    } finally {
+      closeFd(fd)
     }
   }
 

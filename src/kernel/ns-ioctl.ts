@@ -65,6 +65,25 @@ export function nsGetOwnerUid (fd: number, path: string): number {
   return buf.readUInt32LE(0)
 }
 
+// Opens a namespace by its 64-bit id through an nsfs file handle
+// (open_by_handle_at on FD_NSFS_ROOT, Linux 6.18+): how namespaces that only
+// listns(2) knows are reached. The caller closes the fd.
+const FD_NSFS_ROOT = -10003
+const FILEID_NSFS = 0xf1
+const openByHandleAt = libc.func('int open_by_handle_at(int mount_fd, void *handle, int flags)')
+
+export function openNsById (id: bigint, cloneFlag: number): number {
+  // struct file_handle { u32 handle_bytes; i32 handle_type; struct nsfs_file_handle { u64 ns_id; u32 ns_type; u32 ns_inum; } }
+  const fh = Buffer.alloc(8 + 16)
+  fh.writeUInt32LE(16, 0)
+  fh.writeInt32LE(FILEID_NSFS, 4)
+  fh.writeBigUInt64LE(id, 8)
+  fh.writeUInt32LE(cloneFlag, 16)
+  const fd = openByHandleAt(FD_NSFS_ROOT, fh, 0) as number
+  if (fd < 0) fail('open_by_handle_at', `nsid:${id}`)
+  return fd
+}
+
 // Closes an fd that an ioctl returned (Node's fs did not open it, so it must
 // not close it either).
 export function closeFd (fd: number): void {

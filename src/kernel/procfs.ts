@@ -29,6 +29,17 @@ export function listTids (procRoot: string, pid: number): number[] | undefined {
   return numericEntries(`${procRoot}/${pid}/task`)
 }
 
+// The open file descriptors of a process; undefined when it is gone.
+export function listFds (procRoot: string, pid: number): number[] | undefined {
+  try {
+    return numericEntries(`${procRoot}/${pid}/fd`)
+  } catch (err) {
+    // A process we may not inspect holds nothing we could hand out.
+    if ((err as NodeJS.ErrnoException).code === 'EACCES') return undefined
+    throw err
+  }
+}
+
 // "net:[4026531840]" → { type: 'net', ino: 4026531840 }
 export function parseNsLink (text: string): { type: NsType, ino: number } | undefined {
   const m = /^([a-z]+):\[(\d+)\]$/.exec(text)
@@ -66,4 +77,27 @@ export function readTaskStart (procRoot: string, pid: number, tid: number): numb
 
 export function readBootId (procRoot: string): string {
   return fs.readFileSync(`${procRoot}/sys/kernel/random/boot_id`, 'latin1').trim()
+}
+
+// The command line of a process, arguments joined by spaces ('' for a kernel
+// thread, whose comm then names it); undefined when it is gone.
+export function readCommand (procRoot: string, pid: number): string | undefined {
+  try {
+    const cmdline = fs.readFileSync(`${procRoot}/${pid}/cmdline`, 'utf8').replace(/\0+$/, '').replace(/\0/g, ' ')
+    return cmdline !== '' ? cmdline : fs.readFileSync(`${procRoot}/${pid}/comm`, 'utf8').trim()
+  } catch (err) {
+    if (vanished(err)) return undefined
+    throw err
+  }
+}
+
+// The real uid of a process (/proc/PID/status "Uid:"); undefined when gone.
+export function readProcessUid (procRoot: string, pid: number): number | undefined {
+  try {
+    const m = /^Uid:\s+(\d+)/m.exec(fs.readFileSync(`${procRoot}/${pid}/status`, 'latin1'))
+    return m?.[1] === undefined ? undefined : Number(m[1])
+  } catch (err) {
+    if (vanished(err)) return undefined
+    throw err
+  }
 }

@@ -33,18 +33,52 @@ export function identityText (ns: NsIdentity): string {
 }
 
 // Something that keeps a namespace alive and through which it can be opened.
+// Each kind records what is needed to check, when the handle is followed,
+// that it still leads to the same namespace.
 export type Holder =
   // A thread: /proc/PID/task/TID/ns/TYPE. `start` is the task's start time
   // (clock ticks since boot, /proc/PID/stat field 22) so a reused pid is told
   // apart from the task that was scanned.
   | { readonly kind: 'task', readonly pid: number, readonly tid: number, readonly start: number }
+  // The pid or time namespace a process's next children will be in
+  // (/proc/PID/ns/pid_for_children, time_for_children), which no task may be
+  // in yet (e.g. after unshare(CLONE_NEWTIME) without a fork).
+  | { readonly kind: 'for-children', readonly pid: number, readonly start: number }
+  // An open file descriptor of a process: /proc/PID/fd/FD.
+  | { readonly kind: 'fd', readonly pid: number, readonly fd: number, readonly start: number }
+  // An nsfs bind mount at `mountPoint` in the mount namespace of task
+  // pid/tid (start time `start`). `local` when that is the mount namespace
+  // nsfs runs in: then the plain path reaches it, otherwise the task's
+  // /proc/PID/root does.
+  | {
+    readonly kind: 'mount'
+    readonly pid: number
+    readonly tid: number
+    readonly start: number
+    readonly mountPoint: string
+    readonly mountId: number
+    readonly local: boolean
+  }
 
+export type HolderKind = Holder['kind']
+export type TaskHolder = Extract<Holder, { readonly kind: 'task' }>
+
+// The path through which the holder opens the namespace.
 export function holderPath (holder: Holder, type: NsType, procRoot = '/proc'): string {
   switch (holder.kind) {
     case 'task':
       return holder.pid === holder.tid
         ? `${procRoot}/${holder.pid}/ns/${type}`
         : `${procRoot}/${holder.pid}/task/${holder.tid}/ns/${type}`
+    case 'for-children':
+      return `${procRoot}/${holder.pid}/ns/${type}_for_children`
+    case 'fd':
+      return `${procRoot}/${holder.pid}/fd/${holder.fd}`
+    case 'mount':
+      if (holder.local) return holder.mountPoint
+      return holder.pid === holder.tid
+        ? `${procRoot}/${holder.pid}/root${holder.mountPoint}`
+        : `${procRoot}/${holder.pid}/task/${holder.tid}/root${holder.mountPoint}`
   }
 }
 
@@ -56,8 +90,11 @@ export interface Namespace extends NsIdentity {
   readonly parent: NsKey | null
   // Owner uid of a user namespace (NS_GET_OWNER_UID), else null.
   readonly ownerUid: number | null
-  // Empty for a namespace known only as an ancestor of another.
+  // Empty for a namespace known only as an ancestor of another (or only
+  // to listns(2)).
   readonly holders: readonly Holder[]
+  // True when listns(2) listed it (kernels 6.19+).
+  readonly listed?: boolean
 }
 
 // What one discovery pass found: every namespace by key, and the user

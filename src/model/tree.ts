@@ -57,6 +57,10 @@ export class TreeBuilder {
     }
     for (const [key, ns] of namespaces) {
       if (key === discovery.root) continue
+      // A non-user namespace with no holder (known only as a parent, or only
+      // to listns) has nothing to open: it stays out of the tree and shows
+      // in the metadata only. User namespaces stay, as directories.
+      if (ns.type !== 'user' && ns.holders.length === 0) continue
       const dir = dirOf(ns)
       const list = members.get(dir)
       if (list === undefined) members.set(dir, [ns])

@@ -2,10 +2,13 @@
 // model, failing with NsfsError. No FUSE and no root needed to test it.
 import { NsfsError } from '../errors.js'
 import { holderPath, type Namespace } from '../model/namespace.js'
+import { METADATA_FILE } from '../model/metadata.js'
 import { lookup, type Node, type Tree } from '../model/tree.js'
+import { lastRenderedSize, metadataDirOf, OpenFiles, renderMetadata } from './metadata.js'
 
 export const S_IFDIR = 0o040000
 export const S_IFLNK = 0o120000
+export const S_IFREG = 0o100000
 
 export interface Attr {
   mode: number
@@ -37,6 +40,8 @@ export interface StatFs {
 export type HandleResolver = (ns: Namespace) => string | undefined
 
 export class Vfs {
+  private readonly files = new OpenFiles()
+
   constructor (
     private readonly tree: () => Tree,
     private readonly resolveHandle: HandleResolver,
@@ -48,7 +53,21 @@ export class Vfs {
     return node
   }
 
+  // The content of the metadata file at `path` in the current tree, or
+  // undefined when `path` is not one.
+  private metadata (path: string): Buffer | undefined {
+    const dir = metadataDirOf(path)
+    return dir === undefined ? undefined : renderMetadata(this.tree(), dir)
+  }
+
   getattr (path: string): Attr {
+    const metaDir = metadataDirOf(path)
+    if (metaDir !== undefined) {
+      const dir = this.node(metaDir)
+      if (dir.kind !== 'dir') throw new NsfsError('ENOTDIR', 'not a user namespace directory', { path })
+      const time = new Date(dir.firstSeen)
+      return { mode: S_IFREG | 0o444, uid: dir.ns.ownerUid ?? 0, gid: 0, size: lastRenderedSize(metaDir), nlink: 1, mtime: time, atime: time, ctime: time }
+    }
     const node = this.node(path)
     const time = new Date(node.firstSeen)
     switch (node.kind) {
@@ -68,7 +87,35 @@ export class Vfs {
   readdir (path: string): string[] {
     const node = this.node(path)
     if (node.kind !== 'dir') throw new NsfsError('ENOTDIR', 'not a user namespace directory', { path })
-    return [...node.entries.keys()]
+    return [...node.entries.keys(), METADATA_FILE]
+  }
+
+  // Opens a metadata file: its content is fixed here for the life of the
+  // handle. Answers the handle number.
+  open (path: string, flags: number): number {
+    if (metadataDirOf(path) === undefined) {
+      const node = this.node(path)
+      throw new NsfsError(node.kind === 'dir' ? 'EISDIR' : 'EINVAL', 'only metadata files can be opened here', { path })
+    }
+    // O_WRONLY or O_RDWR: root passes the mode check, the content is still fixed.
+    if ((flags & 3) !== 0) throw new NsfsError('EROFS', 'metadata files are read-only', { path })
+    const meta = this.metadata(path)
+    if (meta === undefined) throw new NsfsError('ENOENT', 'no such user namespace directory', { path })
+    return this.files.add(meta)
+  }
+
+  read (path: string, fh: number, length: number, position: number): Buffer {
+    const content = this.files.get(fh, path)
+    return content.subarray(Math.min(position, content.length), Math.min(position + length, content.length))
+  }
+
+  release (fh: number): void {
+    this.files.release(fh)
+  }
+
+  // Metadata files open right now.
+  get openFiles (): number {
+    return this.files.size
   }
 
   readlink (path: string): string {

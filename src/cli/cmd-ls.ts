@@ -1,0 +1,166 @@
+// `nsfs ls [PATH]`: the namespaces of the tree with their metadata, from a
+// discovery pass of its own (no daemon needed), in columns that `lsns` users
+// know, as JSON, or as a tree.
+import fs from 'node:fs'
+import { parseArgs } from 'node:util'
+import { parseSeedHex, seedFromBootId } from '../daemon/seed.js'
+import { Discoverer } from '../discover/discover.js'
+import { NsfsError } from '../errors.js'
+import { KernelDescriber } from '../kernel/describe.js'
+import { Listns } from '../kernel/listns.js'
+import { readMountinfo } from '../kernel/mountinfo.js'
+import { readBootId, readCommand, readProcessUid } from '../kernel/procfs.js'
+import { allMetadata, type NsMetadata } from '../model/metadata.js'
+import { lookup, TreeBuilder, type Tree } from '../model/tree.js'
+import { usageError, type Command } from './command.js'
+
+const PROC = '/proc'
+
+export const lsCommand: Command = {
+  name: 'ls',
+  summary: 'list namespaces with their holders and metadata (like lsns)',
+  usage: `usage: nsfs ls [PATH] [OPTIONS]
+
+Lists every namespace in the tree at PATH (default: all), from a discovery
+pass of its own; no mounted daemon is needed. PATH is a path inside a mounted
+nsfs tree (e.g. /run/nsfs/user-…/net-…) or a path relative to the tree's root
+(e.g. user-…/net-…). Columns:
+  NS      inode number (what lsns shows)     NAME   name from \`ip netns add\`
+  TYPE    namespace type                     FOUND  how it was found:
+  NPROCS  processes in it                      task, thread, fd, mount,
+  PID     lowest pid in it (or holding it)     parent, listns
+  USER    owner of that pid                  PATH   its path in the tree (-: not shown)
+  COMMAND that pid's command line
+
+options:
+  --json         print {"namespaces": [...]} with every metadata field
+  --tree         print the tree, one namespace per line, indented
+  --seed HEX     the seed the daemon was started with (default: the boot id)
+  -h, --help     show this text
+
+exit status: 0 on success, 1 on any error (e.g. PATH not in the tree), 2 on bad usage.
+`,
+  run: async argv => {
+    let parsed
+    try {
+      parsed = parseArgs({
+        args: argv,
+        allowPositionals: true,
+        options: {
+          json: { type: 'boolean' },
+          tree: { type: 'boolean' },
+          seed: { type: 'string' },
+          help: { type: 'boolean', short: 'h' },
+        },
+      })
+    } catch (err) {
+      return usageError(lsCommand, err instanceof Error ? err.message : String(err))
+    }
+    const { values, positionals } = parsed
+    if (values.help === true) {
+      process.stdout.write(lsCommand.usage)
+      return 0
+    }
+    if (positionals.length > 1) return usageError(lsCommand, `ls takes one path, got: ${positionals.join(' ')}`)
+    if (values.json === true && values.tree === true) return usageError(lsCommand, '--json and --tree exclude each other')
+    const seed = values.seed !== undefined ? parseSeedHex(values.seed) : seedFromBootId(readBootId(PROC))
+    const tree = new TreeBuilder(seed).build(new Discoverer(PROC, new KernelDescriber(), process.pid, Listns.detect()).run())
+    const treePath = toTreePath(positionals[0] ?? '/', nsfsMountpoints())
+    const rows = select(tree, treePath).map(withProcess)
+    // `nsfs ls | head` closes the pipe early: that is the reader's choice.
+    process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err
+      process.exit(0)
+    })
+    process.stdout.write(values.json === true ? asJson(rows) : values.tree === true ? asTree(rows) : asTable(rows))
+    return 0
+  },
+}
+
+// Where nsfs trees are mounted in our mount namespace, longest first.
+function nsfsMountpoints (): string[] {
+  return readMountinfo().filter(m => m.fstype === 'fuse.nsfs').map(m => m.mountPoint).sort((a, b) => b.length - a.length)
+}
+
+// A PATH inside a mounted tree, or relative to the tree's root, as a tree
+// path ('/user-…/net-…'). Nothing under the mount is touched.
+export function toTreePath (arg: string, mountpoints: readonly string[]): string {
+  const clean = (p: string): string => `/${p.split('/').filter(s => s !== '' && s !== '.').join('/')}`
+  for (const mp of mountpoints) {
+    if (arg === mp) return '/'
+    if (arg.startsWith(mp.endsWith('/') ? mp : `${mp}/`)) return clean(arg.slice(mp.length))
+  }
+  return clean(arg)
+}
+
+// The namespaces at and under `treePath`: one entry, or a directory's whole
+// subtree (including the namespaces it leaves out for want of a handle).
+export function select (tree: Tree, treePath: string): NsMetadata[] {
+  const node = lookup(tree, treePath)
+  if (node === undefined) throw new NsfsError('ENOENT', 'no such namespace in the tree', { path: treePath })
+  const all = allMetadata(tree)
+  if (node.kind === 'link') return all.filter(m => m.path === treePath)
+  const under = (p: string | null): boolean => p !== null && (treePath === '/' || p === treePath || p.startsWith(`${treePath}/`))
+  return all.filter(m => under(m.path) || (m.path === null && under(m.ownerPath ?? '/')))
+}
+
+export interface Row extends NsMetadata {
+  ns: number
+  nprocs: number
+  pid: number | null
+  user: string | null
+  command: string | null
+}
+
+let users: Map<number, string> | undefined
+function userName (uid: number): string {
+  if (users === undefined) {
+    users = new Map()
+    try {
+      for (const line of fs.readFileSync('/etc/passwd', 'utf8').split('\n')) {
+        const [name, , id] = line.split(':')
+        if (name !== undefined && id !== undefined && id !== '') users.set(Number(id), name)
+      }
+    } catch { /* no passwd file: numeric uids */ }
+  }
+  return users.get(uid) ?? String(uid)
+}
+
+function withProcess (m: NsMetadata): Row {
+  const pid = m.pids.length > 0 ? Math.min(...m.pids) : null
+  const uid = pid === null ? undefined : readProcessUid(PROC, pid)
+  return {
+    ns: m.ino,
+    nprocs: m.pids.length,
+    pid,
+    user: uid === undefined ? null : userName(uid),
+    // One line per namespace, whatever a command line holds.
+    command: pid === null ? null : readCommand(PROC, pid)?.replace(/[\x00-\x1f\x7f]+/g, ' ').trim() ?? null,
+    ...m,
+  }
+}
+
+function asJson (rows: readonly Row[]): string {
+  return `${JSON.stringify({ namespaces: rows }, null, 2)}\n`
+}
+
+function asTable (rows: readonly Row[]): string {
+  const head = ['NS', 'TYPE', 'NPROCS', 'PID', 'USER', 'NAME', 'FOUND', 'PATH', 'COMMAND']
+  const cells = rows.map(r => [
+    String(r.ns), r.type, String(r.nprocs), r.pid === null ? '-' : String(r.pid), r.user ?? '-',
+    r.netns.length > 0 ? r.netns.join(',') : '-', r.foundBy.join(','), r.path ?? '-', r.command ?? '-',
+  ])
+  const widths = head.map((h, i) => Math.max(h.length, ...cells.map(c => (c[i] ?? '').length)))
+  const line = (c: string[]): string => c.map((s, i) => i === c.length - 1 ? s : s.padEnd(widths[i] ?? 0)).join(' ').trimEnd()
+  return `${[head, ...cells].map(line).join('\n')}\n`
+}
+
+function asTree (rows: readonly Row[]): string {
+  return rows.map(r => {
+    const p = r.path ?? `${r.ownerPath ?? ''}/(${r.type}, no handle)`
+    const depth = p.split('/').filter(s => s !== '').length
+    const name = p === '/' ? '/' : p.slice(p.lastIndexOf('/') + 1) + (r.type === 'user' ? '/' : '')
+    const extra = [`${r.type}:[${r.ns}]`, r.foundBy.join(','), r.netns.length > 0 ? `netns ${r.netns.join(',')}` : '', r.pid !== null ? `pid ${r.pid} ${r.command ?? ''}` : '']
+    return `${'  '.repeat(depth)}${name}  ${extra.filter(s => s !== '').join('  ')}`.trimEnd()
+  }).join('\n') + '\n'
+}

@@ -1,0 +1,68 @@
+// Discovery source: nsfs bind mounts (`ip netns add`, a container runtime's
+// pinned namespaces), in every mount namespace a task is in. mountinfo names
+// the namespace (`net:[ino]` as the mount's root), so nothing is opened here.
+import { readMountinfo, type MountEntry } from '../kernel/mountinfo.js'
+import { parseNsLink, readTaskStart } from '../kernel/procfs.js'
+import type { Holder } from '../model/namespace.js'
+import { addFound, type Found } from './found.js'
+import type { TaskHolders } from './from-tasks.js'
+
+// One task per mount namespace: the one whose mountinfo and root are read.
+export interface MountNsTask {
+  readonly mntIno: number
+  readonly pid: number
+  readonly tid: number
+}
+
+export function scanMounts (procRoot: string, tasks: readonly MountNsTask[], ownMntIno: number | undefined): Found {
+  const found: Found = new Map()
+  for (const task of tasks) {
+    const base = task.pid === task.tid ? `${procRoot}/${task.pid}` : `${procRoot}/${task.pid}/task/${task.tid}`
+    const mounts = readMountsOf(`${base}/mountinfo`)
+    if (mounts === undefined) continue
+    const start = readTaskStart(procRoot, task.pid, task.tid)
+    if (start === undefined) continue
+    for (const m of nsfsMounts(mounts)) {
+      const link = parseNsLink(m.root)
+      if (link === undefined) continue
+      const holder: Holder = {
+        kind: 'mount',
+        pid: task.pid,
+        tid: task.tid,
+        start,
+        mountPoint: m.mountPoint,
+        mountId: m.mountId,
+        local: task.mntIno === ownMntIno,
+      }
+      addFound(found, link.type, link.ino, holder)
+    }
+  }
+  return found
+}
+
+// The nsfs mounts of one mount namespace, leaving out any that lies under an
+// nsfs FUSE mount: following those would walk into a daemon's own tree.
+export function nsfsMounts (mounts: readonly MountEntry[]): MountEntry[] {
+  const fuseRoots = mounts.filter(m => m.fstype === 'fuse.nsfs').map(m => m.mountPoint.endsWith('/') ? m.mountPoint : `${m.mountPoint}/`)
+  return mounts.filter(m => m.fstype === 'nsfs' && !fuseRoots.some(r => m.mountPoint.startsWith(r)))
+}
+
+function readMountsOf (path: string): MountEntry[] | undefined {
+  try {
+    return readMountinfo(path)
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'ENOENT' || code === 'ESRCH' || code === 'EACCES' || code === 'EINVAL') return undefined
+    throw err
+  }
+}
+
+// The oldest task of each mount namespace the task scan found.
+export function mountNamespaceTasks (tasks: TaskHolders): MountNsTask[] {
+  const out: MountNsTask[] = []
+  for (const entry of tasks.values()) {
+    const first = entry.holders[0]
+    if (entry.type === 'mnt' && first !== undefined) out.push({ mntIno: entry.ino, pid: first.pid, tid: first.tid })
+  }
+  return out
+}

@@ -1,0 +1,26 @@
+import t from 'tap'
+import fs from 'node:fs'
+import path from 'node:path'
+import { scanForChildren } from '../src/discover/from-children.js'
+import type { Found } from '../src/discover/found.js'
+import { FakeProc } from './lib/fixture.js'
+
+t.test('pid and time namespaces for future children, when no task is in them', async t => {
+  const proc = new FakeProc(t)
+    .add({ pid: 10, start: 100, ns: { pid: 1, time: 2 } })
+    .add({ pid: 20, start: 200, ns: { pid: 1, time: 2 } })
+    .add({ pid: 30, start: 300, ns: { pid: 1, time: 2 } })
+  const link = (pid: number, name: string, text: string): void => fs.symlinkSync(text, path.join(proc.root, String(pid), 'ns', name))
+  link(10, 'time_for_children', 'time:[2]')
+  link(10, 'pid_for_children', 'pid:[1]')
+  link(20, 'time_for_children', 'time:[5]')
+  link(30, 'pid_for_children', 'pid:[6]')
+  link(30, 'time_for_children', 'net:[7]')
+  const tasks: Found = new Map([
+    ['pid:1', { type: 'pid', ino: 1, holders: [] }],
+    ['time:2', { type: 'time', ino: 2, holders: [] }],
+  ])
+  const found = scanForChildren(proc.root, tasks)
+  t.same([...found.keys()].sort(), ['pid:6', 'time:5'], 'only those no task is in; a wrong type is ignored')
+  t.same(found.get('time:5')?.holders, [{ kind: 'for-children', pid: 20, start: 200 }])
+})

@@ -1,0 +1,40 @@
+// resolveHandle against a fake procfs: every kind of holder is checked, at
+// the moment it is followed, to still lead to the namespace of the entry.
+import t from 'tap'
+import fs from 'node:fs'
+import path from 'node:path'
+import { resolveHandle } from '../src/kernel/handles.js'
+import type { Holder, Namespace } from '../src/model/namespace.js'
+import { FakeProc } from './lib/fixture.js'
+
+const net = (ino: number, holders: Holder[], dev = 4): Namespace => ({ type: 'net', id: '9', dev, ino, owner: null, parent: null, ownerUid: null, holders })
+
+t.test('task and fd holders: same inode, same process', async t => {
+  const proc = new FakeProc(t)
+    .add({ pid: 100, start: 500, ns: { net: 4026532000 }, fds: { 3: 'net:[4026532111]', 4: 'uts:[4026532111]' } })
+  const fd = (n: number, start = 500): Holder => ({ kind: 'fd', pid: 100, fd: n, start })
+  t.equal(resolveHandle(net(4026532111, [fd(3)]), proc.root), '/proc/100/fd/3', 'handed out as a real /proc path')
+  t.equal(resolveHandle(net(4026532111, [fd(4)]), proc.root), undefined, 'same inode, other type')
+  t.equal(resolveHandle(net(4026532111, [fd(3, 501)]), proc.root), undefined, 'pid reused since the scan')
+  t.equal(resolveHandle(net(4026532111, [fd(9)]), proc.root), undefined, 'fd closed')
+  const task: Holder = { kind: 'task', pid: 100, tid: 100, start: 500 }
+  t.equal(resolveHandle(net(4026532111, [task, fd(9), fd(3)]), proc.root), '/proc/100/fd/3', 'the first holder that still holds it')
+  t.equal(resolveHandle(net(4026532000, [task]), proc.root), '/proc/100/ns/net')
+})
+
+t.test('mount holders: the mount point still shows the namespace', async t => {
+  const proc = new FakeProc(t).add({ pid: 80, tid: 81, start: 800 })
+  const pinDir = path.join(proc.root, '80', 'task', '81', 'root', 'tmp')
+  fs.mkdirSync(pinDir, { recursive: true })
+  fs.writeFileSync(path.join(pinDir, 'pin'), '')
+  const st = fs.statSync(path.join(pinDir, 'pin'))
+  const remote: Holder = { kind: 'mount', pid: 80, tid: 81, start: 800, mountPoint: '/tmp/pin', mountId: 9, local: false }
+  t.equal(resolveHandle(net(st.ino, [remote], st.dev), proc.root), '/proc/80/task/81/root/tmp/pin')
+  t.equal(resolveHandle(net(st.ino + 1, [remote], st.dev), proc.root), undefined, 'another namespace there now')
+  t.equal(resolveHandle(net(st.ino, [{ ...remote, start: 801 }], st.dev), proc.root), undefined, 'another process')
+  t.equal(resolveHandle(net(st.ino, [{ ...remote, mountPoint: '/tmp/gone' }], st.dev), proc.root), undefined, 'unmounted')
+  const local: Holder = { kind: 'mount', pid: 1, tid: 1, start: 0, mountPoint: path.join(pinDir, 'pin'), mountId: 9, local: true }
+  t.equal(resolveHandle(net(st.ino, [local], st.dev), proc.root), path.join(pinDir, 'pin'), 'in our own mount namespace: the plain path')
+  fs.symlinkSync(path.join(pinDir, 'pin'), path.join(pinDir, 'link'))
+  t.equal(resolveHandle(net(st.ino, [{ ...local, mountPoint: path.join(pinDir, 'link') }], st.dev), proc.root), undefined, 'a symlink left where the mount was is not followed')
+})
