@@ -9,6 +9,18 @@ export function isNsType (s: string): s is NsType {
   return (NS_TYPES as readonly string[]).includes(s)
 }
 
+// CLONE_NEW* flags, as listns(2) and nsfs file handles name the types.
+export const CLONE_FLAGS: Readonly<Record<NsType, number>> = {
+  cgroup: 0x02000000,
+  ipc: 0x08000000,
+  mnt: 0x00020000,
+  net: 0x40000000,
+  pid: 0x20000000,
+  time: 0x00000080,
+  user: 0x10000000,
+  uts: 0x04000000,
+}
+
 // Identity of a namespace. `id` is the 64-bit NS_GET_ID value (decimal) on
 // kernels that have it, never reused within a boot; dev:ino is always kept
 // because it is what /proc and stat(2) show.

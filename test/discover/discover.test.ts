@@ -16,6 +16,9 @@ class FakeDescriber implements NsDescriber {
     return m
   }
 
+  // These fixtures have no listns(2), so nothing is looked up by id.
+  describeById (): NsMeta | undefined { return undefined }
+
   lineage (key: NsKey): NsMeta[] {
     const out: NsMeta[] = []
     for (let m = this.metas.get(key); m !== undefined; m = m.owner === null ? undefined : this.metas.get(m.owner)) {

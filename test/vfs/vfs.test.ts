@@ -1,4 +1,5 @@
 import t from 'tap'
+import { METADATA_FILE } from '../../src/model/metadata.js'
 import { nsKey, type Namespace } from '../../src/model/namespace.js'
 import { TreeBuilder } from '../../src/model/tree.js'
 import { S_IFDIR, S_IFLNK, Vfs } from '../../src/vfs/vfs.js'
@@ -32,7 +33,7 @@ t.test('getattr', async t => {
 })
 
 t.test('readdir', async t => {
-  t.same(vfs.readdir(`/${childDir}`).sort(), ['user', netEntry].sort())
+  t.same(vfs.readdir(`/${childDir}`).sort(), [METADATA_FILE, 'user', netEntry].sort())
   t.throws(() => vfs.readdir(`/${childDir}/${netEntry}`), { code: 'ENOTDIR' })
 })
 
