@@ -2,8 +2,10 @@
 // The `nsfs` command: dispatches to one module per command.
 import type { Command } from './command.js'
 import { mountCommand } from './cmd-mount.js'
+import { statusCommand } from './cmd-status.js'
+import { umountCommand } from './cmd-umount.js'
 
-const COMMANDS: readonly Command[] = [mountCommand]
+const COMMANDS: readonly Command[] = [mountCommand, umountCommand, statusCommand]
 
 function usage (): string {
   const width = Math.max(...COMMANDS.map(c => c.name.length))
