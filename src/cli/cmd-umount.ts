@@ -32,10 +32,22 @@ function signal (pid: number, sig: NodeJS.Signals): void {
   }
 }
 
+function cleanStale (mountpoint: string, runDir: string, daemon: DaemonStatus | undefined, mount: MountEntry | undefined): number {
+  if (daemon !== undefined) return 0
+  removeStale(runDir, mountpoint)
+  if (mount === undefined || mount.fstype !== 'fuse.nsfs') return 0
+  if (!detach(mountpoint)) {
+    say(`cannot detach the stale mount at ${mountpoint}`)
+    return 1
+  }
+  say(`detached a stale mount at ${mountpoint}`)
+  return 0
+}
+
 export const umountCommand: Command = {
   name: 'umount',
   summary: `unmount the tree and stop its daemon (default ${DEFAULT_MOUNTPOINT})`,
-  usage: `usage: nsfs umount [MOUNTPOINT] [--force] [--timeout S] [--run-dir DIR]
+  usage: `usage: nsfs umount [MOUNTPOINT] [--force|--stale] [--timeout S] [--run-dir DIR]
 
 Stops the daemon serving MOUNTPOINT (default ${DEFAULT_MOUNTPOINT}) with SIGTERM and
 waits until it has unmounted and exited. A mount without a daemon (left by
@@ -45,6 +57,10 @@ options:
   --force          abort the FUSE connection first (through fusectl at
                    /sys/fs/fuse/connections, mounted if needed), detach the
                    mount lazily and kill a daemon that does not exit
+  --stale          only clean up after a daemon that died: detach its mount
+                   and remove its files, leave a live daemon alone; exit 0
+                   when nothing stale is left (systemd runs this before start
+                   and after stop)
   --timeout S      seconds to wait for the daemon (default 10)
   --run-dir DIR    where the daemon's status file is (default ${DEFAULT_RUN_DIR})
   -h, --help       show this text
@@ -60,6 +76,7 @@ exit status: 0 once nothing is mounted there and no daemon runs for it,
         allowPositionals: true,
         options: {
           force: { type: 'boolean' },
+          stale: { type: 'boolean' },
           timeout: { type: 'string' },
           'run-dir': { type: 'string' },
           help: { type: 'boolean', short: 'h' },
@@ -79,10 +96,12 @@ exit status: 0 once nothing is mounted there and no daemon runs for it,
     const mountpoint = path.resolve(positionals[0] ?? DEFAULT_MOUNTPOINT)
     const runDir = path.resolve(values['run-dir'] ?? DEFAULT_RUN_DIR)
     const force = values.force === true
+    if (force && values.stale === true) return usageError(umountCommand, '--force and --stale exclude each other')
 
     const status = readStatus(runDir, mountpoint)
     const daemon = status !== undefined && isAlive(status) ? status : undefined
     const mount = mountAt(mountpoint)
+    if (values.stale === true) return cleanStale(mountpoint, runDir, daemon, mount)
     if (mount !== undefined && mount.fstype !== 'fuse.nsfs') {
       say(`not an nsfs mount: ${mount.fstype} from ${mount.source} is mounted at ${mountpoint}`)
       return 1
