@@ -51,7 +51,7 @@ function claim (opts: DaemonOptions, abs: string): void {
   const prev = readStatus(opts.runDir, abs)
   if (prev === undefined) return
   if (isAlive(prev, opts.procRoot)) {
-    throw new NsfsError('EBUSY', `already served by nsfs (pid ${prev.pid}); stop that one first with \`nsfs umount\``, { path: abs })
+    throw new NsfsError('EBUSY', `mountpoint is busy: already served by nsfs (pid ${prev.pid}); stop that one first with \`nsfs umount\``, { path: abs })
   }
   opts.log('warn', `a previous daemon (pid ${prev.pid}) ended without cleaning up at ${abs}`)
   removeStale(opts.runDir, abs)
