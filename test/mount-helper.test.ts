@@ -34,7 +34,8 @@ function inPrivateNs (t: { teardown: (fn: () => void) => void }, script: string,
 // Waits in the script for the daemon of the pid file to be gone.
 const WAIT_EXIT = `
 wait_exit () {
-  for _ in $(seq 200); do [ -d "/proc/$1" ] || { echo "exited $1"; return; }; sleep 0.05; done
+  # gone, or a zombie waiting to be reaped
+  for _ in $(seq 200); do grep -qv '^State:[[:space:]]*[ZX]' <(grep ^State: "/proc/$1/status" 2>/dev/null) || { echo "exited $1"; return; }; sleep 0.05; done
   echo "still running $1"
 }`
 

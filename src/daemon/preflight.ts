@@ -38,7 +38,8 @@ function isStale (mountpoint: string): boolean {
   const r = spawnSync('stat', ['-c', '%i', '--', mountpoint], { encoding: 'utf8', timeout: 5000, killSignal: 'SIGKILL', env: { ...process.env, LC_ALL: 'C' } })
   if (r.status === 0) return false
   if (r.signal !== null) throw new NsfsError('EBUSY', 'the mount there does not answer (a hung daemon?); free it with `nsfs umount --force`', { path: mountpoint })
-  if (/not connected/.test(r.stderr)) return true
+  // ENOTCONN, or ECONNABORTED while the dead daemon's last thread exits.
+  if (/not connected|connection abort/.test(r.stderr)) return true
   if (/No such file/.test(r.stderr)) return false
   throw new NsfsError('EIO', `cannot stat the mountpoint (${r.stderr.trim()})`, { path: mountpoint })
 }

@@ -6,7 +6,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { NsfsError } from '../errors.js'
-import { readTaskStart } from '../kernel/procfs.js'
+import { readProcState, readTaskStart } from '../kernel/procfs.js'
 
 export const DEFAULT_RUN_DIR = '/run/nsfs.d'
 
@@ -110,9 +110,12 @@ export function readStatus (runDir: string, mountpoint: string): DaemonStatus | 
 }
 
 // Whether the process that wrote `s` still runs (and is not a newcomer that
-// reused its pid).
+// reused its pid). An exited daemon that its parent (often init, for a
+// --daemon) has not reaped yet counts as gone.
 export function isAlive (s: Pick<DaemonStatus, 'pid' | 'pidStart'>, procRoot = '/proc'): boolean {
-  return readTaskStart(procRoot, s.pid, s.pid) === s.pidStart
+  if (readTaskStart(procRoot, s.pid, s.pid) !== s.pidStart) return false
+  const state = readProcState(procRoot, s.pid)
+  return state !== undefined && state !== 'Z' && state !== 'X'
 }
 
 export function removeStale (runDir: string, mountpoint: string): void {

@@ -21,8 +21,12 @@ export function nsfs (args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): R
   return { status: r.status, stdout: r.stdout, stderr: r.stderr }
 }
 
+// Running, not a zombie: a --daemon's exited process waits for init to reap it.
 export function pidAlive (pid: number): boolean {
-  try { process.kill(pid, 0); return true } catch { return false }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1')
+    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2))
+  } catch { return false }
 }
 
 export async function waitExit (pid: number, ms = 20_000): Promise<boolean> {
