@@ -3,8 +3,10 @@
 import type { Command } from './command.js'
 import { lsCommand } from './cmd-ls.js'
 import { mountCommand } from './cmd-mount.js'
+import { statusCommand } from './cmd-status.js'
+import { umountCommand } from './cmd-umount.js'
 
-const COMMANDS: readonly Command[] = [mountCommand, lsCommand]
+const COMMANDS: readonly Command[] = [mountCommand, umountCommand, statusCommand, lsCommand]
 
 function usage (): string {
   const width = Math.max(...COMMANDS.map(c => c.name.length))

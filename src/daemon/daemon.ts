@@ -1,25 +1,60 @@
 // The mount daemon's life: preflight, first scan, mount, serve snapshots as
-// they come, and on SIGINT/SIGTERM unmount and stop.
+// they come. SIGINT/SIGTERM unmount and stop; SIGHUP reloads the config file
+// and rescans; an unmount from outside (umount(8)) stops it too.
+import path from 'node:path'
 import { Scanner } from '../discover/scanner.js'
+import { NsfsError } from '../errors.js'
 import { mountFuse, type Mounted } from '../fuse/mount.js'
 import { makeOps } from '../fuse/ops.js'
 import { resolveHandle } from '../kernel/handles.js'
-import { readBootId } from '../kernel/procfs.js'
-import type { Logger } from '../log.js'
+import { readMountinfo } from '../kernel/mountinfo.js'
+import { readBootId, readTaskStart } from '../kernel/procfs.js'
+import type { Level, Logger } from '../log.js'
 import type { Discovery } from '../model/namespace.js'
 import { TreeBuilder, type Tree } from '../model/tree.js'
 import { Vfs } from '../vfs/vfs.js'
+import { readConfig } from './options.js'
 import { checkFuseDevice, checkRoot, prepareMountpoint } from './preflight.js'
 import { parseSeedHex, seedFromBootId } from './seed.js'
+import { isAlive, readStatus, removeStale, StatusPublisher, type DaemonStatus } from './status.js'
 
 export interface DaemonOptions {
   mountpoint: string
   seedHex: string | undefined
+  // Where the rename overlay table lives (issue 3 wires it).
+  stateDir: string
+  // Where the status and pid files go.
+  runDir: string
+  // Re-read on SIGHUP: its log_level and interval_ms apply at once.
+  configFile: string | undefined
   procRoot: string
   intervalMs: number
   cacheSeconds: string
   debugFuse: boolean
   log: Logger
+  logLevel: Level
+  setLogLevel: (level: Level) => void
+  // Called once the tree is mounted and served.
+  onReady?: () => void
+  // How often to check that the mount is still there, in ms.
+  mountCheckMs?: number
+}
+
+type Stop =
+  | { kind: 'signal', signal: string }
+  | { kind: 'unmounted' }
+  | { kind: 'fatal', err: Error }
+
+// Refuses to start while another daemon serves the mountpoint; forgets the
+// files of one that died.
+function claim (opts: DaemonOptions, abs: string): void {
+  const prev = readStatus(opts.runDir, abs)
+  if (prev === undefined) return
+  if (isAlive(prev, opts.procRoot)) {
+    throw new NsfsError('EBUSY', `mountpoint is busy: already served by nsfs (pid ${prev.pid}); stop that one first with \`nsfs umount\``, { path: abs })
+  }
+  opts.log('warn', `a previous daemon (pid ${prev.pid}) ended without cleaning up at ${abs}`)
+  removeStale(opts.runDir, abs)
 }
 
 // Resolves with the exit code once the daemon has stopped.
@@ -28,46 +63,125 @@ export async function runDaemon (opts: DaemonOptions): Promise<number> {
   checkRoot()
   checkFuseDevice()
   const seed = opts.seedHex !== undefined ? parseSeedHex(opts.seedHex) : seedFromBootId(readBootId(opts.procRoot))
-  const mountpoint = prepareMountpoint(opts.mountpoint, log)
+  const abs = path.resolve(opts.mountpoint)
+  claim(opts, abs)
+  const mountpoint = prepareMountpoint(abs, log)
+  const publisher = new StatusPublisher(opts.runDir, mountpoint)
+
+  let interval = opts.intervalMs
+  let logLevel = opts.logLevel
+  const startedAt = Date.now()
+  const pidStart = readTaskStart(opts.procRoot, process.pid, process.pid) ?? 0
+  let scans = 0
+  let isMounted = false
+  const publish = (): void => {
+    const d = tree?.discovery
+    const status: DaemonStatus = {
+      mountpoint,
+      pid: process.pid,
+      pidStart,
+      startedAt,
+      mounted: isMounted,
+      namespaces: d?.namespaces.size ?? 0,
+      lastScanAt: d?.scannedAt ?? null,
+      lastScanMs: d === undefined ? null : Math.round(d.durationMs * 10) / 10,
+      scans,
+      tableSize: 0,
+      logLevel,
+    }
+    try {
+      publisher.publish(status)
+    } catch (err) {
+      log('warn', `cannot publish status: ${err instanceof Error ? err.message : String(err)}`)
+    }
+  }
 
   const builder = new TreeBuilder(seed)
   let tree: Tree | undefined
-  let fatal: (err: Error) => void = () => {}
-  const stopped = new Promise<Error | undefined>(resolve => {
-    fatal = resolve
-    for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-      process.once(sig, () => { log('info', `${sig}: unmounting ${mountpoint}`); resolve(undefined) })
-    }
-  })
+  let stop: (s: Stop) => void = () => {}
+  const stopped = new Promise<Stop>(resolve => { stop = resolve })
+  const onStop = (signal: string) => (): void => stop({ kind: 'signal', signal })
+  process.once('SIGINT', onStop('SIGINT'))
+  process.once('SIGTERM', onStop('SIGTERM'))
 
   let firstScan: (t: Tree) => void = () => {}
   const ready = new Promise<Tree>(resolve => { firstScan = resolve })
   const onDiscovery = (d: Discovery): void => {
     try {
       tree = builder.build(d)
+      scans++
+      log('debug', `scan: ${d.namespaces.size} namespaces in ${d.durationMs.toFixed(1)} ms`)
       firstScan(tree)
+      publish()
     } catch (err) {
       log('error', `cannot build the tree from a scan: ${err instanceof Error ? err.message : String(err)}`)
     }
   }
-  const scanner = new Scanner({ procRoot: opts.procRoot, intervalMs: opts.intervalMs, pid: process.pid }, onDiscovery, fatal)
+  publish()
+  const scanner = new Scanner({ procRoot: opts.procRoot, intervalMs: interval, pid: process.pid }, onDiscovery, err => stop({ kind: 'fatal', err }))
+
+  const reload = (): void => {
+    if (opts.configFile === undefined) {
+      log('info', 'SIGHUP: no config file; rescanning')
+    } else {
+      try {
+        const c = readConfig(opts.configFile)
+        if (c.logLevel !== undefined) { logLevel = c.logLevel; opts.setLogLevel(c.logLevel) }
+        if (c.intervalMs !== undefined) interval = c.intervalMs
+        const later = (['seed', 'stateDir', 'runDir'] as const).filter(k => c[k] !== undefined)
+        if (later.length > 0) log('warn', `SIGHUP: ${later.join(', ')} in ${opts.configFile} take effect only on restart`)
+        log('info', `SIGHUP: reloaded ${opts.configFile} (log_level ${logLevel}, interval_ms ${interval}); rescanning`)
+      } catch (err) {
+        log('error', `SIGHUP: kept the old configuration: ${err instanceof Error ? err.message : String(err)}`)
+      }
+    }
+    scanner.rescan(interval)
+  }
+  process.on('SIGHUP', reload)
 
   let mounted: Mounted | undefined
+  let watch: NodeJS.Timeout | undefined
   let code = 0
   try {
     const first = await Promise.race([ready, stopped])
-    if (first === undefined) return 0
-    if (first instanceof Error) throw first
+    if (!('discovery' in first)) {
+      if (first.kind === 'fatal') throw first.err
+      return 0
+    }
     log('info', `first scan: ${first.discovery.namespaces.size} namespaces in ${first.discovery.durationMs.toFixed(0)} ms`)
     const vfs = new Vfs(() => tree ?? first, ns => resolveHandle(ns, opts.procRoot))
     mounted = await mountFuse(mountpoint, makeOps(vfs, log), { cacheSeconds: opts.cacheSeconds, debug: opts.debugFuse })
+    isMounted = true
+    const ours = readMountinfo().filter(m => m.mountPoint === mountpoint && m.fstype === 'fuse.nsfs').at(-1)
+    // Noticing an unmount from outside: the kernel tells fuse-native's thread,
+    // which tells us nothing, so look at the mount table.
+    if (ours === undefined) throw new NsfsError('EIO', 'mounted, yet the mount table does not show it', { path: mountpoint })
+    watch = setInterval(() => {
+      if (!readMountinfo().some(m => m.mountId === ours.mountId)) stop({ kind: 'unmounted' })
+    }, opts.mountCheckMs ?? 1000)
+    publisher.writePid(process.pid)
+    publish()
     log('info', `mounted at ${mountpoint}`)
-    const err = await stopped
-    if (err !== undefined) throw err
+    opts.onReady?.()
+    const why = await stopped
+    switch (why.kind) {
+      case 'signal':
+        log('info', `${why.signal}: unmounting ${mountpoint}`)
+        break
+      case 'unmounted':
+        log('info', `${mountpoint} was unmounted; stopping`)
+        isMounted = false
+        mounted = undefined
+        break
+      case 'fatal':
+        throw why.err
+    }
   } catch (err) {
     log('error', err instanceof Error ? err.message : String(err))
     code = 1
   } finally {
+    if (watch !== undefined) clearInterval(watch)
+    process.off('SIGHUP', reload)
     if (mounted !== undefined) {
       try {
         await mounted.unmount()
@@ -78,6 +192,7 @@ export async function runDaemon (opts: DaemonOptions): Promise<number> {
       }
     }
     await scanner.stop()
+    publisher.remove()
   }
   return code
 }

@@ -31,15 +31,17 @@ export function detach (mountpoint: string): boolean {
   return false
 }
 
+// Whether the mountpoint is a FUSE mount whose daemon is gone (the kernel
+// answers ENOTCONN). The stat runs in a child with a time limit: a hung
+// daemon's mount would block it, and we must never block on a mount.
 function isStale (mountpoint: string): boolean {
-  try {
-    fs.statSync(mountpoint)
-    return false
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOTCONN') return true
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
-    throw new NsfsError('EIO', 'cannot stat the mountpoint', { path: mountpoint, cause: err })
-  }
+  const r = spawnSync('stat', ['-c', '%i', '--', mountpoint], { encoding: 'utf8', timeout: 5000, killSignal: 'SIGKILL', env: { ...process.env, LC_ALL: 'C' } })
+  if (r.status === 0) return false
+  if (r.signal !== null) throw new NsfsError('EBUSY', 'the mount there does not answer (a hung daemon?); free it with `nsfs umount --force`', { path: mountpoint })
+  // ENOTCONN, or ECONNABORTED while the dead daemon's last thread exits.
+  if (/not connected|connection abort/.test(r.stderr)) return true
+  if (/No such file/.test(r.stderr)) return false
+  throw new NsfsError('EIO', `cannot stat the mountpoint (${r.stderr.trim()})`, { path: mountpoint })
 }
 
 // Ready to mount on: exists, is a directory, has nothing mounted on it.

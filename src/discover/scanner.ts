@@ -2,7 +2,7 @@
 // stop it.
 import { Worker } from 'node:worker_threads'
 import type { Discovery } from '../model/namespace.js'
-import type { ScanConfig, ScanMessage } from './worker.js'
+import type { RescanRequest, ScanConfig, ScanMessage } from './worker.js'
 
 export class Scanner {
   private readonly worker: Worker
@@ -16,6 +16,11 @@ export class Scanner {
       }
     })
     this.worker.on('error', onFatal)
+  }
+
+  // Scan at once, and from then on every `intervalMs`.
+  rescan (intervalMs: number): void {
+    this.worker.postMessage({ kind: 'rescan', intervalMs } satisfies RescanRequest)
   }
 
   async stop (): Promise<void> {

@@ -11,6 +11,9 @@ export interface ScanConfig {
   pid: number
 }
 
+// From the daemon: scan now (SIGHUP), optionally at a new interval.
+export interface RescanRequest { kind: 'rescan', intervalMs: number }
+
 export type ScanMessage =
   | { kind: 'discovery', discovery: import('../model/namespace.js').Discovery }
   | { kind: 'fatal', message: string }
@@ -21,7 +24,11 @@ if (port === null) throw new Error('worker.ts runs only as a worker thread')
 
 const discoverer = new Discoverer(config.procRoot, new KernelDescriber(`${config.procRoot}/${config.pid}/ns/user`), config.pid, Listns.detect())
 
+let interval = config.intervalMs
+let timer: NodeJS.Timeout | undefined
+
 function loop (): void {
+  timer = undefined
   let msg: ScanMessage
   try {
     msg = { kind: 'discovery', discovery: discoverer.run() }
@@ -30,6 +37,13 @@ function loop (): void {
     return
   }
   port?.postMessage(msg)
-  setTimeout(loop, config.intervalMs)
+  timer = setTimeout(loop, interval)
 }
+
+port.on('message', (req: RescanRequest) => {
+  interval = req.intervalMs
+  // Scans are synchronous: between two of them a timer is pending.
+  if (timer !== undefined) clearTimeout(timer)
+  loop()
+})
 loop()

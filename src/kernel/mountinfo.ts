@@ -4,6 +4,9 @@ import fs from 'node:fs'
 export interface MountEntry {
   readonly mountId: number
   readonly parentId: number
+  // major:minor of the filesystem; for FUSE the minor is the connection
+  // number under /sys/fs/fuse/connections.
+  readonly device: string
   readonly root: string
   readonly mountPoint: string
   readonly fstype: string
@@ -27,6 +30,7 @@ export function parseMountinfo (text: string): MountEntry[] {
     out.push({
       mountId: Number(f[0]),
       parentId: Number(f[1]),
+      device: f[2] ?? '',
       root: unescape(f[3] ?? ''),
       mountPoint: unescape(f[4] ?? ''),
       fstype,

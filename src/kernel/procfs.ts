@@ -75,6 +75,17 @@ export function readTaskStart (procRoot: string, pid: number, tid: number): numb
   }
 }
 
+// Field 3 of /proc/PID/stat: R, S, D, Z (zombie: exited, not yet reaped)…
+export function readProcState (procRoot: string, pid: number): string | undefined {
+  try {
+    const stat = fs.readFileSync(`${procRoot}/${pid}/stat`, 'latin1')
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]
+  } catch (err) {
+    if (vanished(err)) return undefined
+    throw err
+  }
+}
+
 export function readBootId (procRoot: string): string {
   return fs.readFileSync(`${procRoot}/sys/kernel/random/boot_id`, 'latin1').trim()
 }
