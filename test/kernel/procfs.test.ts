@@ -61,7 +61,7 @@ t.test('parseMountinfo', async t => {
   ].join('\n')
   const m = parseMountinfo(text)
   t.equal(m.length, 3)
-  t.same(m[1], { mountId: 99, parentId: 22, root: 'net:[4026532300]', mountPoint: '/run/netns/blue', fstype: 'nsfs', source: 'nsfs' })
+  t.same(m[1], { mountId: 99, parentId: 22, device: '0:4', root: 'net:[4026532300]', mountPoint: '/run/netns/blue', fstype: 'nsfs', source: 'nsfs' })
   t.equal(m[2]?.mountPoint, '/tmp/with space')
   t.equal(m[2]?.fstype, 'fuse.nsfs')
 })
