@@ -1,6 +1,7 @@
 // `nsfs mount [MOUNTPOINT]`: mount the tree and serve it.
 import { parseArgs } from 'node:util'
 import { runDaemon } from '../daemon/daemon.js'
+import { DEFAULT_STATE_DIR } from '../store/overlay-store.js'
 import { LEVELS, makeLogger, type Level } from '../log.js'
 import { usageError, type Command } from './command.js'
 
@@ -18,6 +19,7 @@ options:
   --foreground         stay in the foreground (the only mode so far)
   --seed HEX           seed for default names instead of the kernel's boot id
   --interval-ms N      milliseconds between rescans of /proc (default 200)
+  --state-dir DIR      where names given with mv are kept (default ${DEFAULT_STATE_DIR})
   --log-level LEVEL    error, warn, info (default) or debug
   --debug-fuse         let libfuse print every request
   -h, --help           show this text
@@ -34,6 +36,7 @@ exit status: 0 after a clean unmount, 1 on any error, 2 on bad usage.
           foreground: { type: 'boolean' },
           seed: { type: 'string' },
           'interval-ms': { type: 'string' },
+          'state-dir': { type: 'string' },
           'log-level': { type: 'string' },
           'debug-fuse': { type: 'boolean' },
           help: { type: 'boolean', short: 'h' },
@@ -57,6 +60,7 @@ exit status: 0 after a clean unmount, 1 on any error, 2 on bad usage.
       seedHex: values.seed,
       procRoot: '/proc',
       intervalMs: interval,
+      stateDir: values['state-dir'] ?? DEFAULT_STATE_DIR,
       cacheSeconds: '0.2',
       debugFuse: values['debug-fuse'] === true,
       log: makeLogger(level as Level),

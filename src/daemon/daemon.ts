@@ -8,7 +8,9 @@ import { readBootId } from '../kernel/procfs.js'
 import type { Logger } from '../log.js'
 import type { Discovery } from '../model/namespace.js'
 import { TreeBuilder, type Tree } from '../model/tree.js'
+import { OverlayStore } from '../store/overlay-store.js'
 import { Vfs } from '../vfs/vfs.js'
+import { NameKeeper } from './name-keeper.js'
 import { checkFuseDevice, checkRoot, prepareMountpoint } from './preflight.js'
 import { parseSeedHex, seedFromBootId } from './seed.js'
 
@@ -17,6 +19,8 @@ export interface DaemonOptions {
   seedHex: string | undefined
   procRoot: string
   intervalMs: number
+  // Where the table of renamed namespaces is kept.
+  stateDir: string
   cacheSeconds: string
   debugFuse: boolean
   log: Logger
@@ -27,10 +31,13 @@ export async function runDaemon (opts: DaemonOptions): Promise<number> {
   const { log } = opts
   checkRoot()
   checkFuseDevice()
-  const seed = opts.seedHex !== undefined ? parseSeedHex(opts.seedHex) : seedFromBootId(readBootId(opts.procRoot))
+  const bootId = readBootId(opts.procRoot)
+  const seed = opts.seedHex !== undefined ? parseSeedHex(opts.seedHex) : seedFromBootId(bootId)
   const mountpoint = prepareMountpoint(opts.mountpoint, log)
 
   const builder = new TreeBuilder(seed)
+  const store = new OverlayStore(opts.stateDir, bootId, log)
+  const names = new NameKeeper(store, store.load(), builder, log)
   let tree: Tree | undefined
   let fatal: (err: Error) => void = () => {}
   const stopped = new Promise<Error | undefined>(resolve => {
@@ -44,7 +51,9 @@ export async function runDaemon (opts: DaemonOptions): Promise<number> {
   const ready = new Promise<Tree>(resolve => { firstScan = resolve })
   const onDiscovery = (d: Discovery): void => {
     try {
-      tree = builder.build(d)
+      // The first scan also forgets names of namespaces that died while
+      // no daemon ran.
+      tree = names.build(d)
       firstScan(tree)
     } catch (err) {
       log('error', `cannot build the tree from a scan: ${err instanceof Error ? err.message : String(err)}`)
@@ -59,7 +68,7 @@ export async function runDaemon (opts: DaemonOptions): Promise<number> {
     if (first === undefined) return 0
     if (first instanceof Error) throw first
     log('info', `first scan: ${first.discovery.namespaces.size} namespaces in ${first.discovery.durationMs.toFixed(0)} ms`)
-    const vfs = new Vfs(() => tree ?? first, ns => resolveHandle(ns, opts.procRoot))
+    const vfs = new Vfs(() => tree ?? first, ns => resolveHandle(ns, opts.procRoot), plan => { tree = names.rename(tree ?? first, plan) })
     mounted = await mountFuse(mountpoint, makeOps(vfs, log), { cacheSeconds: opts.cacheSeconds, debug: opts.debugFuse })
     log('info', `mounted at ${mountpoint}`)
     const err = await stopped
