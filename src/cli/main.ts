@@ -2,8 +2,9 @@
 // The `nsfs` command: dispatches to one module per command.
 import type { Command } from './command.js'
 import { mountCommand } from './cmd-mount.js'
+import { namesCommand } from './cmd-names.js'
 
-const COMMANDS: readonly Command[] = [mountCommand]
+const COMMANDS: readonly Command[] = [mountCommand, namesCommand]
 
 function usage (): string {
   const width = Math.max(...COMMANDS.map(c => c.name.length))
