@@ -119,7 +119,7 @@ export async function startDaemon (t: Teardown, mountpoint: string, args: string
   await waitFor(`nsfs to mount at ${mountpoint}`, () => {
     if (child.exitCode !== null) throw new Error(`nsfs exited with ${child.exitCode}: ${err}`)
     return err.includes(`mounted at ${mountpoint}`) ? true : undefined
-  }, 15000)
+  }, 60000)
   return { child, mountpoint, stderr: () => err, stop }
 }
 
