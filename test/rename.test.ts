@@ -41,15 +41,20 @@ function exists (p: string): true | undefined {
   try { fs.lstatSync(p); return true } catch { return undefined }
 }
 
-// errno code of rename(2) from a separate process (python: not node, so no
-// test-runner environment leaks in, and setpriv can wrap it).
+// errno code of rename(2) from a separate process, after `prefix` (e.g.
+// setpriv). The system's python, which every user may run; not node, so no
+// test-runner environment leaks in.
 function renameErr (src: string, dest: string, prefix: string[] = []): string {
   const py = 'import os, sys, errno\ntry:\n    os.rename(sys.argv[1], sys.argv[2]); print("OK")\nexcept OSError as e:\n    print(errno.errorcode[e.errno])'
-  const r = run(prefix[0] ?? 'python3', [...prefix.slice(1), ...(prefix.length > 0 ? ['python3'] : []), '-c', py, src, dest])
+  const [cmd, ...args] = [...prefix, '/usr/bin/python3', '-c', py, src, dest]
+  const r = run(cmd as string, args)
   return r.stdout.trim() || r.stderr
 }
 
-t.test('mv names a namespace', { skip }, async t => {
+t.test('mv names a namespace', { skip }, async top => {
+  // A daemon started for all subtests must hang on `top`: a subtest's
+  // teardown runs when that subtest ends.
+  const t = top
   const mnt = tempDir(t)
   const state = stateDir(t)
   const net = await startHolder(t, ['unshare', '--net'])
@@ -104,7 +109,8 @@ t.test('mv names a namespace', { skip }, async t => {
 
   t.test('the name survives a restart of the daemon', async t => {
     t.equal(await d.stop(), 0)
-    d = await startDaemon(t, mnt, ['--seed', SEED, '--state-dir', state])
+    // Started for the rest of the tests, not just this one.
+    d = await startDaemon(top, mnt, ['--seed', SEED, '--state-dir', state])
     t.match(d.stderr(), /loaded 3 names from /)
     const listing = fs.readdirSync(mnt)
     t.ok(listing.includes('web'))
@@ -114,7 +120,6 @@ t.test('mv names a namespace', { skip }, async t => {
 
   t.test('bad input: each errno, the daemon still up', async t => {
     const web = path.join(mnt, 'web')
-    t.comment(fs.readdirSync(mnt).join(' '))
     const other = path.join(mnt, fs.readdirSync(mnt).find(n => n.startsWith('net-')) as string)
     const cases: Array<[string, string, string, string]> = [
       ['onto an existing entry', web, other, 'EEXIST'],
@@ -131,8 +136,8 @@ t.test('mv names a namespace', { skip }, async t => {
       ['its own hash as another type', web, path.join(mnt, `uts-${netDefault.slice(4)}`), 'EINVAL'],
       ['a missing source', path.join(mnt, 'net-000000000000'), path.join(mnt, 'x'), 'ENOENT'],
       // These the kernel answers before nsfs sees them.
-      ['. (kernel)', web, path.join(mnt, '.'), 'EBUSY'],
-      ['.. (kernel)', web, path.join(mnt, '..'), 'EBUSY'],
+      ['. (kernel)', web, `${mnt}/.`, 'EBUSY'],
+      ['.. (kernel)', web, `${mnt}/..`, 'EBUSY'],
       ['empty (kernel)', web, '', 'ENOENT'],
       ['over 1024 bytes (kernel)', web, path.join(mnt, 'x'.repeat(1025)), 'ENAMETOOLONG'],
     ]
