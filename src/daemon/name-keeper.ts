@@ -18,10 +18,6 @@ export class NameKeeper {
     private readonly log: Logger,
   ) {}
 
-  get overlay (): Overlay {
-    return this.names
-  }
-
   // The tree of a new scan, after forgetting the names of the dead. Paths
   // only move with renames, so they are taken from the tree only at the
   // first scan (the state file may come from a daemon with another root).
