@@ -7,7 +7,7 @@ import path from 'node:path'
 import { NsfsError } from '../src/errors.js'
 import type { NsKey } from '../src/model/namespace.js'
 import type { NameEntry, Overlay } from '../src/model/overlay.js'
-import { formatOverlayFile, OverlayStore, parseOverlayFile, readOverlayFile, STATE_FILE } from '../src/store/overlay-store.js'
+import { formatOverlayFile, LOCK_FILE, OverlayStore, parseOverlayFile, readOverlayFile, STATE_FILE } from '../src/store/overlay-store.js'
 
 const BOOT = '34095884-4851-434b-8363-bac708f9d73c'
 
@@ -31,11 +31,12 @@ t.test('save then load gives the same table', async t => {
   const { log } = logger()
   const store = new OverlayStore(path.join(d, 'state'), BOOT, log)
   t.same(store.load(), new Map(), 'no file: empty, and the directory is made')
+  store.close()
   t.ok(fs.statSync(path.join(d, 'state')).isDirectory())
   const names = table(['web', 'net:10', '/web'], ['db', 'ipc:11', '/tenant/db'], ['tenant', 'user:12', '/tenant'])
   store.save(names)
   t.same(new OverlayStore(path.join(d, 'state'), BOOT, log).load(), names)
-  t.same(fs.readdirSync(path.join(d, 'state')), [STATE_FILE], 'no temp file left')
+  t.same(fs.readdirSync(path.join(d, 'state')).sort(), [LOCK_FILE, STATE_FILE].sort(), 'no temp file left')
   t.equal(fs.statSync(store.file).mode & 0o777, 0o644, 'readable by all')
   const doc = JSON.parse(fs.readFileSync(store.file, 'utf8'))
   t.match(doc, { format: 'nsfs-names', version: 1, bootId: BOOT, names: [{ name: 'web', type: 'net', key: 'net:10', dir: 'user:1', path: '/web' }] })
@@ -78,7 +79,7 @@ t.test('a corrupt or unreadable file is moved aside, never overwritten', async t
     t.equal(lines.length, 1, `${what}: one log line`)
     t.match(lines[0], new RegExp(`^error: state file ${file} is unreadable \\(.+\\); moved it aside to ${path.join(d, aside[0] as string)}; starting with an empty name table$`), `${what}: names both paths`)
     store.save(table(['web', 'net:10', '/web']))
-    t.equal(fs.readdirSync(d).length, 2, `${what}: the new table is written beside the old one`)
+    t.equal(fs.readdirSync(d).filter(n => n !== LOCK_FILE).length, 2, `${what}: the new table is written beside the old one`)
   }
 })
 
@@ -87,7 +88,9 @@ t.test('a second corrupt file gets its own name', async t => {
   const { log } = logger()
   for (let i = 0; i < 2; i++) {
     fs.writeFileSync(path.join(d, STATE_FILE), `garbage ${i}`)
-    new OverlayStore(d, BOOT, log).load()
+    const store = new OverlayStore(d, BOOT, log)
+    store.load()
+    store.close()
   }
   t.equal(fs.readdirSync(d).filter(n => n.includes('.corrupt-')).length, 2)
 })
@@ -129,6 +132,19 @@ t.test('a state directory that cannot be made fails the load', async t => {
   const d = dir(t)
   fs.writeFileSync(path.join(d, 'file'), '')
   t.throws(() => new OverlayStore(path.join(d, 'file', 'state'), BOOT, logger().log).load(), { code: 'EIO', message: /cannot create the state directory/ })
+})
+
+t.test('one state directory, one daemon', async t => {
+  const d = dir(t)
+  const first = new OverlayStore(d, BOOT, logger().log)
+  first.load()
+  // flock belongs to the open file: a second open conflicts even in this process.
+  t.throws(() => new OverlayStore(d, BOOT, logger().log).load(), { code: 'EBUSY', message: /in use by another nsfs daemon/ })
+  first.close()
+  first.close()
+  const second = new OverlayStore(d, BOOT, logger().log)
+  t.same(second.load(), new Map(), 'free again once closed')
+  second.close()
 })
 
 t.test('parse and format are inverse', async t => {

@@ -338,3 +338,17 @@ t.test('a corrupt state file at start', { skip }, async t => {
   t.match(bad.stderr, /cannot read the name table/)
   t.ok(fs.existsSync(file), 'and leaves it where it is')
 })
+
+t.test('two daemons cannot share a state directory', { skip }, async t => {
+  const state = stateDir(t)
+  const d = await startDaemon(t, tempDir(t), ['--seed', SEED, '--state-dir', state])
+  const other = tempDir(t)
+  const r = run(process.execPath, [CLI, 'mount', '--foreground', other, '--state-dir', state])
+  t.equal(r.status, 1)
+  t.match(r.stderr, /in use by another nsfs daemon/)
+  t.equal(r.stderr.trim().split('\n').length, 1, r.stderr)
+  t.equal(d.child.exitCode, null, 'the first one serves on')
+  t.equal(await d.stop(), 0)
+  const again = await startDaemon(t, other, ['--seed', SEED, '--state-dir', state])
+  t.equal(await again.stop(), 0, 'free once the first one stopped')
+})

@@ -5,12 +5,15 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { NsfsError } from '../errors.js'
+import { tryLockExclusive } from '../kernel/flock.js'
 import type { Logger } from '../log.js'
 import { isNsType, type NsKey } from '../model/namespace.js'
 import { badNameReason, isReservedName } from '../model/name-rules.js'
 import type { NameEntry, Overlay } from '../model/overlay.js'
 
 export const STATE_FILE = 'names.json'
+// Held (flock) by the daemon that owns the state directory, for its life.
+export const LOCK_FILE = 'names.lock'
 export const DEFAULT_STATE_DIR = '/var/lib/nsfs'
 const FORMAT = 'nsfs-names'
 const VERSION = 1
@@ -77,6 +80,7 @@ function message (err: unknown): string {
 export class OverlayStore {
   readonly file: string
   private readonly temp: string
+  private lockFd: number | undefined
 
   readonly dir: string
 
@@ -86,14 +90,17 @@ export class OverlayStore {
     this.temp = `${this.file}.tmp`
   }
 
-  // The table of this boot. Creates the state directory; moves an unreadable
-  // or corrupt file aside, saying so; drops a table of another boot.
+  // The table of this boot. Creates the state directory and locks it (two
+  // daemons on one table would undo each other's renames); moves an
+  // unreadable or corrupt file aside, saying so; drops a table of another
+  // boot.
   load (): Overlay {
     try {
       fs.mkdirSync(this.dir, { recursive: true, mode: 0o755 })
     } catch (err) {
       throw new NsfsError('EIO', `cannot create the state directory (${message(err)})`, { path: this.dir, cause: err })
     }
+    this.lock()
     // Left by a crash in the middle of a save; the real file is intact.
     fs.rmSync(this.temp, { force: true })
     let file: OverlayFile | undefined
@@ -134,6 +141,29 @@ export class OverlayStore {
     } catch (err) {
       throw new NsfsError('EIO', `cannot save the name table (${message(err)})`, { path: this.file, cause: err })
     }
+  }
+
+  // Lets another store load the directory (the kernel also drops the lock
+  // when the process exits).
+  close (): void {
+    if (this.lockFd !== undefined) fs.closeSync(this.lockFd)
+    this.lockFd = undefined
+  }
+
+  // The fd stays open until close() or the end of the process.
+  private lock (): void {
+    const lockFile = path.join(this.dir, LOCK_FILE)
+    let fd: number
+    try {
+      fd = fs.openSync(lockFile, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644)
+    } catch (err) {
+      throw new NsfsError('EIO', `cannot open the lock file (${message(err)})`, { path: lockFile, cause: err })
+    }
+    if (!tryLockExclusive(fd, lockFile)) {
+      fs.closeSync(fd)
+      throw new NsfsError('EBUSY', 'the state directory is in use by another nsfs daemon (use --state-dir for another)', { path: this.dir })
+    }
+    this.lockFd = fd
   }
 
   private moveAside (): string {
