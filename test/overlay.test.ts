@@ -56,7 +56,7 @@ function fails (t: Test, fn: () => unknown, code: string, what: string): void {
 }
 
 t.test('name rules', async t => {
-  for (const bad of ['', '.', '..', 'a'.repeat(256), 'é'.repeat(128), 'a\0b', 'tab\there', 'new\nline', 'del\x7f', 'a/b']) {
+  for (const bad of ['', '.', '..', 'a'.repeat(256), 'é'.repeat(128), 'a\0b', 'tab\there', 'new\nline', 'del\x7f', 'a/b', 'bad\uFFFDutf8']) {
     t.type(badNameReason(bad), 'string', `bad: ${JSON.stringify(bad)}`)
   }
   for (const good of ['web', 'a'.repeat(255), 'é'.repeat(127), 'net', 'net-', 'net-web', 'NET-abc', 'net-ABC123', 'user-', 'db 1', 'ünïcode']) {

@@ -45,7 +45,8 @@ function exists (p: string): true | undefined {
 // setpriv). The system's python, which every user may run; not node, so no
 // test-runner environment leaks in.
 function renameErr (src: string, dest: string, prefix: string[] = []): string {
-  const py = 'import os, sys, errno\ntry:\n    os.rename(sys.argv[1], sys.argv[2]); print("OK")\nexcept OSError as e:\n    print(errno.errorcode[e.errno])'
+  // `<ff>` in a path stands for the byte 0xff, which is not UTF-8.
+  const py = 'import os, sys, errno\nb = lambda s: os.fsencode(s).replace(b"<ff>", b"\\xff")\ntry:\n    os.rename(b(sys.argv[1]), b(sys.argv[2])); print("OK")\nexcept OSError as e:\n    print(errno.errorcode[e.errno])'
   const [cmd, ...args] = [...prefix, '/usr/bin/python3', '-c', py, src, dest]
   const r = run(cmd as string, args)
   return r.stdout.trim() || r.stderr
@@ -132,6 +133,7 @@ t.test('mv names a namespace', { skip }, async top => {
       ['256 bytes', web, path.join(mnt, 'x'.repeat(256)), 'EINVAL'],
       ['a control character', web, path.join(mnt, 'a\x01b'), 'EINVAL'],
       ['a newline', web, path.join(mnt, 'a\nb'), 'EINVAL'],
+      ['bytes that are not UTF-8', web, path.join(mnt, 'bad<ff>'), 'EINVAL'],
       ["another namespace's default shape", web, path.join(mnt, 'net-0123456789ab'), 'EINVAL'],
       ['its own hash as another type', web, path.join(mnt, `uts-${netDefault.slice(4)}`), 'EINVAL'],
       ['a missing source', path.join(mnt, 'net-000000000000'), path.join(mnt, 'x'), 'ENOENT'],

@@ -23,6 +23,9 @@ export function badNameReason (name: string): string | undefined {
   // C0 controls (NUL included) and DEL: they would garble every listing.
   if (/[\x00-\x1f\x7f]/.test(name)) return 'the name contains a control character'
   if (name.includes('/')) return "the name contains '/'"
+  // FUSE hands names over decoded; U+FFFD is what bytes that are not UTF-8
+  // become, and a name must read back as the bytes that were asked for.
+  if (name.includes('\uFFFD')) return 'the name is not valid UTF-8'
   return undefined
 }
 
