@@ -19,8 +19,6 @@ export interface NameEntry {
 
 export type Overlay = ReadonlyMap<NsKey, NameEntry>
 
-export const EMPTY_OVERLAY: Overlay = new Map()
-
 // What one rename(2) asks of the overlay.
 export type RenamePlan =
   // Same name as now: nothing to do.
