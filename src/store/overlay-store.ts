@@ -73,6 +73,16 @@ export function readOverlayFile (file: string): OverlayFile | undefined {
   return parseOverlayFile(text)
 }
 
+// Makes the entries of a directory (a rename, a new file) durable.
+function fsyncDir (dir: string): void {
+  const fd = fs.openSync(dir, 'r')
+  try {
+    fs.fsyncSync(fd)
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
 function message (err: unknown): string {
   return err instanceof Error ? err.message : String(err)
 }
@@ -96,7 +106,9 @@ export class OverlayStore {
   // boot.
   load (): Overlay {
     try {
-      fs.mkdirSync(this.dir, { recursive: true, mode: 0o755 })
+      const made = fs.mkdirSync(this.dir, { recursive: true, mode: 0o755 })
+      // A new state directory must itself survive a crash, not just its files.
+      if (made !== undefined) fsyncDir(path.dirname(made))
     } catch (err) {
       throw new NsfsError('EIO', `cannot create the state directory (${message(err)})`, { path: this.dir, cause: err })
     }
@@ -132,12 +144,7 @@ export class OverlayStore {
         fs.closeSync(fd)
       }
       fs.renameSync(this.temp, this.file)
-      const dirFd = fs.openSync(this.dir, 'r')
-      try {
-        fs.fsyncSync(dirFd)
-      } finally {
-        fs.closeSync(dirFd)
-      }
+      fsyncDir(this.dir)
     } catch (err) {
       throw new NsfsError('EIO', `cannot save the name table (${message(err)})`, { path: this.file, cause: err })
     }
