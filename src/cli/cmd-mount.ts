@@ -9,10 +9,10 @@ import { daemonize, READY_FD } from '../daemon/daemonize.js'
 import { parseInterval, parseLevel, parseOptions, readConfig, type NsfsOptions } from '../daemon/options.js'
 import { DEFAULT_RUN_DIR, escapePath } from '../daemon/status.js'
 import { makeLogger, type Level } from '../log.js'
+import { DEFAULT_STATE_DIR } from '../store/overlay-store.js'
 import { usageError, type Command } from './command.js'
 
 export const DEFAULT_MOUNTPOINT = '/run/nsfs'
-export const DEFAULT_STATE_DIR = '/var/lib/nsfs'
 
 export const mountCommand: Command = {
   name: 'mount',
@@ -27,7 +27,7 @@ options:
   --foreground         serve in this process (the default)
   --daemon             serve in a detached process; return once the mount is
                        ready (exit 0), or print why it failed (exit 1)
-  --state-dir DIR      where the rename table lives (default ${DEFAULT_STATE_DIR})
+  --state-dir DIR      where names given with mv are kept (default ${DEFAULT_STATE_DIR})
   --seed HEX           seed for default names instead of the kernel's boot id
   -o OPTIONS           mount(8)-style list: seed=HEX, state_dir=DIR,
                        log_level=LEVEL, interval_ms=N, run_dir=DIR, config=FILE;

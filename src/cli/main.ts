@@ -3,10 +3,11 @@
 import type { Command } from './command.js'
 import { lsCommand } from './cmd-ls.js'
 import { mountCommand } from './cmd-mount.js'
+import { namesCommand } from './cmd-names.js'
 import { statusCommand } from './cmd-status.js'
 import { umountCommand } from './cmd-umount.js'
 
-const COMMANDS: readonly Command[] = [mountCommand, umountCommand, statusCommand, lsCommand]
+const COMMANDS: readonly Command[] = [mountCommand, umountCommand, statusCommand, namesCommand, lsCommand]
 
 function usage (): string {
   const width = Math.max(...COMMANDS.map(c => c.name.length))

@@ -12,8 +12,10 @@ import { readBootId, readTaskStart } from '../kernel/procfs.js'
 import type { Level, Logger } from '../log.js'
 import type { Discovery } from '../model/namespace.js'
 import { TreeBuilder, type Tree } from '../model/tree.js'
+import { OverlayStore } from '../store/overlay-store.js'
 import { Vfs } from '../vfs/vfs.js'
 import { readConfig } from './options.js'
+import { NameKeeper } from './name-keeper.js'
 import { checkFuseDevice, checkRoot, prepareMountpoint } from './preflight.js'
 import { parseSeedHex, seedFromBootId } from './seed.js'
 import { isAlive, readStatus, removeStale, StatusPublisher, type DaemonStatus } from './status.js'
@@ -21,7 +23,7 @@ import { isAlive, readStatus, removeStale, StatusPublisher, type DaemonStatus } 
 export interface DaemonOptions {
   mountpoint: string
   seedHex: string | undefined
-  // Where the rename overlay table lives (issue 3 wires it).
+  // Where the table of renamed namespaces is kept.
   stateDir: string
   // Where the status and pid files go.
   runDir: string
@@ -62,7 +64,8 @@ export async function runDaemon (opts: DaemonOptions): Promise<number> {
   const { log } = opts
   checkRoot()
   checkFuseDevice()
-  const seed = opts.seedHex !== undefined ? parseSeedHex(opts.seedHex) : seedFromBootId(readBootId(opts.procRoot))
+  const bootId = readBootId(opts.procRoot)
+  const seed = opts.seedHex !== undefined ? parseSeedHex(opts.seedHex) : seedFromBootId(bootId)
   const abs = path.resolve(opts.mountpoint)
   claim(opts, abs)
   const mountpoint = prepareMountpoint(abs, log)
@@ -86,7 +89,7 @@ export async function runDaemon (opts: DaemonOptions): Promise<number> {
       lastScanAt: d?.scannedAt ?? null,
       lastScanMs: d === undefined ? null : Math.round(d.durationMs * 10) / 10,
       scans,
-      tableSize: 0,
+      tableSize: names.size,
       logLevel,
     }
     try {
@@ -97,6 +100,8 @@ export async function runDaemon (opts: DaemonOptions): Promise<number> {
   }
 
   const builder = new TreeBuilder(seed)
+  const store = new OverlayStore(opts.stateDir, bootId, log)
+  const names = new NameKeeper(store, store.load(), builder, log)
   let tree: Tree | undefined
   let stop: (s: Stop) => void = () => {}
   const stopped = new Promise<Stop>(resolve => { stop = resolve })
@@ -108,7 +113,9 @@ export async function runDaemon (opts: DaemonOptions): Promise<number> {
   const ready = new Promise<Tree>(resolve => { firstScan = resolve })
   const onDiscovery = (d: Discovery): void => {
     try {
-      tree = builder.build(d)
+      // The first scan also forgets names of namespaces that died while
+      // no daemon ran.
+      tree = names.build(d)
       scans++
       log('debug', `scan: ${d.namespaces.size} namespaces in ${d.durationMs.toFixed(1)} ms`)
       firstScan(tree)
@@ -149,7 +156,7 @@ export async function runDaemon (opts: DaemonOptions): Promise<number> {
       return 0
     }
     log('info', `first scan: ${first.discovery.namespaces.size} namespaces in ${first.discovery.durationMs.toFixed(0)} ms`)
-    const vfs = new Vfs(() => tree ?? first, ns => resolveHandle(ns, opts.procRoot))
+    const vfs = new Vfs(() => tree ?? first, ns => resolveHandle(ns, opts.procRoot), plan => { tree = names.rename(tree ?? first, plan) })
     mounted = await mountFuse(mountpoint, makeOps(vfs, log), { cacheSeconds: opts.cacheSeconds, debug: opts.debugFuse })
     isMounted = true
     const ours = readMountinfo().filter(m => m.mountPoint === mountpoint && m.fstype === 'fuse.nsfs').at(-1)

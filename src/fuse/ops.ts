@@ -45,13 +45,14 @@ export function makeOps (vfs: Vfs, log: Logger): FuseOps {
       cb(n)
     },
     release: (path: string, fh: number, cb: (err: number) => void) => answer('release', path, cb, () => vfs.release(fh)),
+    // Answered only once the new name is durable (vfs.rename saves it).
+    rename: (src: string, dest: string, cb: (err: number) => void) => answer('rename', src, cb, () => vfs.rename(src, dest)),
     // Extended attributes: none exist, none may be set.
     getxattr: (_path: string, _name: string, _pos: number, cb: (err: number, v: Buffer | null) => void) => cb(-ERRNO.ENODATA, null),
     listxattr: (_path: string, cb: (err: number, list: string[]) => void) => cb(0, []),
     setxattr: refuse('EROFS'),
     removexattr: refuse('EROFS'),
-    // Nothing can be created, removed, written or changed (renaming comes
-    // with the rename overlay).
+    // Nothing can be created, removed, written or changed, only renamed.
     create: refuse('EROFS'),
     mknod: refuse('EROFS'),
     mkdir: refuse('EROFS'),
@@ -59,7 +60,6 @@ export function makeOps (vfs: Vfs, log: Logger): FuseOps {
     link: refuse('EROFS'),
     unlink: refuse('EROFS'),
     rmdir: refuse('EROFS'),
-    rename: refuse('EROFS'),
     write: refuse('EROFS'),
     truncate: refuse('EROFS'),
     ftruncate: refuse('EROFS'),

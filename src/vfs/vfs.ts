@@ -3,6 +3,7 @@
 import { NsfsError } from '../errors.js'
 import { holderPath, type Namespace } from '../model/namespace.js'
 import { METADATA_FILE } from '../model/metadata.js'
+import { planRename, type RenamePlan } from '../model/overlay.js'
 import { lookup, type Node, type Tree } from '../model/tree.js'
 import { lastRenderedSize, metadataDirOf, OpenFiles, renderMetadata } from './metadata.js'
 
@@ -39,12 +40,17 @@ export interface StatFs {
 // been reused since the scan); undefined when none does.
 export type HandleResolver = (ns: Namespace) => string | undefined
 
+// Records a checked rename durably and serves the tree with it; throws
+// when it could not be recorded (then nothing changed).
+export type RenameRecorder = (plan: RenamePlan) => void
+
 export class Vfs {
   private readonly files = new OpenFiles()
 
   constructor (
     private readonly tree: () => Tree,
     private readonly resolveHandle: HandleResolver,
+    private readonly recordRename: RenameRecorder = () => { throw new NsfsError('EROFS', 'renaming is not enabled') },
   ) {}
 
   private node (path: string): Node {
@@ -124,6 +130,18 @@ export class Vfs {
     const target = this.resolveHandle(node.ns)
     if (target === undefined) throw new NsfsError('ENOENT', 'namespace has no live holder', { path })
     return target
+  }
+
+  // rename(2) within a directory: names the namespace `src` opens.
+  rename (src: string, dest: string): void {
+    const plan = planRename(this.tree(), src, dest)
+    if (plan.kind === 'none') return
+    // The scan may be older than the namespace's death. One no process
+    // holds is alive through a child user namespace.
+    if (plan.ns.holders.length > 0 && this.resolveHandle(plan.ns) === undefined) {
+      throw new NsfsError('ENOENT', 'the namespace died', { path: src })
+    }
+    this.recordRename(plan)
   }
 
   statfs (): StatFs {

@@ -82,6 +82,13 @@ export function tempDir (t: Teardown, prefix = 'nsfs-test-'): string {
   return dir
 }
 
+// A state directory for the daemon's name table, removed with its files.
+export function stateDir (t: Teardown): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nsfs-state-'))
+  t.teardown(() => { fs.rmSync(dir, { recursive: true, force: true }) })
+  return dir
+}
+
 export function isMounted (mountpoint: string): boolean {
   return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some(l => l.split(' ')[4] === mountpoint)
 }
@@ -94,9 +101,11 @@ export interface Daemon {
 }
 
 // Mounts nsfs at `mountpoint` and resolves once it serves; at teardown the
-// daemon is stopped and any mount it left is detached.
+// daemon is stopped and any mount it left is detached. Names are kept in a
+// temp state directory unless `args` gives --state-dir.
 export async function startDaemon (t: Teardown, mountpoint: string, args: string[] = []): Promise<Daemon> {
-  const child = spawn(process.execPath, [CLI, 'mount', '--foreground', mountpoint, ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const state = args.includes('--state-dir') ? [] : ['--state-dir', stateDir(t)]
+  const child = spawn(process.execPath, [CLI, 'mount', '--foreground', mountpoint, ...state, ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
   let err = ''
   child.stderr?.setEncoding('utf8').on('data', (s: string) => { err += s })
   const stop = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> => {
@@ -110,7 +119,7 @@ export async function startDaemon (t: Teardown, mountpoint: string, args: string
   await waitFor(`nsfs to mount at ${mountpoint}`, () => {
     if (child.exitCode !== null) throw new Error(`nsfs exited with ${child.exitCode}: ${err}`)
     return err.includes(`mounted at ${mountpoint}`) ? true : undefined
-  }, 15000)
+  }, 60000)
   return { child, mountpoint, stderr: () => err, stop }
 }
 
