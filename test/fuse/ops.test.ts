@@ -9,6 +9,7 @@ const vfs = {
   readdir: () => ['user'],
   readlink: () => { throw new Error('boom') },
   statfs: () => ({ files: 3 }),
+  rename: (src: string, dest: string) => { if (dest !== '/web') throw new NsfsError('EXDEV', 'stays in its directory', { path: src }) },
 } as unknown as Vfs
 const ops = makeOps(vfs, (level, msg) => logged.push(`${level}: ${msg}`))
 
@@ -29,10 +30,12 @@ t.test('answers and errno mapping', async t => {
   t.match(logged.join('\n'), /error: readlink \/x: unexpected Error: boom/, 'and logged with its context')
   t.same(await call('getxattr', '/', 'user.x', 0), [-61, null], 'ENODATA')
   t.same(await call('listxattr', '/'), [0, []])
+  t.same(await call('rename', '/net-1', '/web'), [0, undefined], 'rename goes to the vfs')
+  t.same(await call('rename', '/net-1', '/user-2/web'), [-18], 'and its refusal to the caller')
 })
 
 t.test('every mutation is refused explicitly', async t => {
-  for (const op of ['create', 'mknod', 'mkdir', 'symlink', 'link', 'unlink', 'rmdir', 'rename', 'write', 'truncate', 'ftruncate', 'setxattr', 'removexattr']) {
+  for (const op of ['create', 'mknod', 'mkdir', 'symlink', 'link', 'unlink', 'rmdir', 'write', 'truncate', 'ftruncate', 'setxattr', 'removexattr']) {
     t.same(await call(op, '/a', '/b'), [-30], `${op} → EROFS`)
   }
   for (const op of ['chmod', 'chown', 'utimens']) t.same(await call(op, '/a', 0), [-1], `${op} → EPERM`)

@@ -82,9 +82,10 @@ export function tempDir (t: Teardown, prefix = 'nsfs-test-'): string {
   return dir
 }
 
-// A state directory for the daemon's name table, removed with its files.
-export function stateDir (t: Teardown): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nsfs-state-'))
+// A directory the daemon writes into (its name table, its status files),
+// removed with its files.
+export function stateDir (t: Teardown, prefix = 'nsfs-state-'): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
   t.teardown(() => { fs.rmSync(dir, { recursive: true, force: true }) })
   return dir
 }
@@ -101,11 +102,12 @@ export interface Daemon {
 }
 
 // Mounts nsfs at `mountpoint` and resolves once it serves; at teardown the
-// daemon is stopped and any mount it left is detached. Names are kept in a
-// temp state directory unless `args` gives --state-dir.
+// daemon is stopped and any mount it left is detached. Names and status
+// files go to temp directories unless `args` gives --state-dir / --run-dir.
 export async function startDaemon (t: Teardown, mountpoint: string, args: string[] = []): Promise<Daemon> {
   const state = args.includes('--state-dir') ? [] : ['--state-dir', stateDir(t)]
-  const child = spawn(process.execPath, [CLI, 'mount', '--foreground', mountpoint, ...state, ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const run = args.includes('--run-dir') ? [] : ['--run-dir', stateDir(t, 'nsfs-run-')]
+  const child = spawn(process.execPath, [CLI, 'mount', '--foreground', mountpoint, ...state, ...run, ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
   let err = ''
   child.stderr?.setEncoding('utf8').on('data', (s: string) => { err += s })
   const stop = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> => {
