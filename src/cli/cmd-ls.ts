@@ -2,7 +2,6 @@
 // discovery pass of its own (no daemon needed), in columns that `lsns` users
 // know, as JSON, or as a tree.
 import fs from 'node:fs'
-import { parseArgs } from 'node:util'
 import { parseSeedHex, seedFromBootId } from '../daemon/seed.js'
 import { Discoverer } from '../discover/discover.js'
 import { NsfsError } from '../errors.js'
@@ -12,7 +11,7 @@ import { readMountinfo } from '../kernel/mountinfo.js'
 import { readBootId, readCommand, readProcessUid } from '../kernel/procfs.js'
 import { allMetadata, type NsMetadata } from '../model/metadata.js'
 import { lookup, TreeBuilder, type Tree } from '../model/tree.js'
-import { usageError, type Command } from './command.js'
+import { parseCommandLine, usageError, type Command } from './command.js'
 
 const PROC = '/proc'
 
@@ -41,27 +40,14 @@ options:
 exit status: 0 on success, 1 on any error (e.g. PATH not in the tree), 2 on bad usage.
 `,
   run: async argv => {
-    let parsed
-    try {
-      parsed = parseArgs({
-        args: argv,
-        allowPositionals: true,
-        options: {
-          json: { type: 'boolean' },
-          tree: { type: 'boolean' },
-          seed: { type: 'string' },
-          help: { type: 'boolean', short: 'h' },
-        },
-      })
-    } catch (err) {
-      return usageError(lsCommand, err instanceof Error ? err.message : String(err))
-    }
-    const { values, positionals } = parsed
-    if (values.help === true) {
-      process.stdout.write(lsCommand.usage)
-      return 0
-    }
-    if (positionals.length > 1) return usageError(lsCommand, `ls takes one path, got: ${positionals.join(' ')}`)
+    const line = parseCommandLine(lsCommand, argv, {
+      json: { type: 'boolean' },
+      tree: { type: 'boolean' },
+      seed: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    }, { max: 1, what: 'one path' })
+    if ('exit' in line) return line.exit
+    const { values, positionals } = line
     if (values.json === true && values.tree === true) return usageError(lsCommand, '--json and --tree exclude each other')
     const seed = values.seed !== undefined ? parseSeedHex(values.seed) : seedFromBootId(readBootId(PROC))
     const tree = new TreeBuilder(seed).build(new Discoverer(PROC, new KernelDescriber(), process.pid, Listns.detect()).run())

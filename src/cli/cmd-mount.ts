@@ -2,7 +2,6 @@
 // or as a daemon that returns once the mount is ready.
 import fs from 'node:fs'
 import path from 'node:path'
-import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { runDaemon } from '../daemon/daemon.js'
 import { daemonize, READY_FD } from '../daemon/daemonize.js'
@@ -10,7 +9,7 @@ import { parseInterval, parseLevel, parseOptions, readConfig, type NsfsOptions }
 import { DEFAULT_RUN_DIR, escapePath } from '../daemon/status.js'
 import { makeLogger, type Level } from '../log.js'
 import { DEFAULT_STATE_DIR } from '../store/overlay-store.js'
-import { usageError, type Command } from './command.js'
+import { parseCommandLine, usageError, type Command } from './command.js'
 
 export const DEFAULT_MOUNTPOINT = '/run/nsfs'
 
@@ -48,37 +47,24 @@ exit status: 0 after a clean unmount (or, with --daemon, once mounted),
 1 on any error, 2 on bad usage.
 `,
   run: async argv => {
-    let parsed
-    try {
-      parsed = parseArgs({
-        args: argv,
-        allowPositionals: true,
-        options: {
-          foreground: { type: 'boolean' },
-          daemon: { type: 'boolean' },
-          'state-dir': { type: 'string' },
-          seed: { type: 'string' },
-          o: { type: 'string', short: 'o', multiple: true },
-          config: { type: 'string' },
-          'interval-ms': { type: 'string' },
-          'log-level': { type: 'string' },
-          'log-file': { type: 'string' },
-          'run-dir': { type: 'string' },
-          'debug-fuse': { type: 'boolean' },
-          // Internal: the fd on which a --daemon parent waits for "ready".
-          'ready-fd': { type: 'string' },
-          help: { type: 'boolean', short: 'h' },
-        },
-      })
-    } catch (err) {
-      return usageError(mountCommand, err instanceof Error ? err.message : String(err))
-    }
-    const { values, positionals } = parsed
-    if (values.help === true) {
-      process.stdout.write(mountCommand.usage)
-      return 0
-    }
-    if (positionals.length > 1) return usageError(mountCommand, `mount takes one mountpoint, got: ${positionals.join(' ')}`)
+    const line = parseCommandLine(mountCommand, argv, {
+      foreground: { type: 'boolean' },
+      daemon: { type: 'boolean' },
+      'state-dir': { type: 'string' },
+      seed: { type: 'string' },
+      o: { type: 'string', short: 'o', multiple: true },
+      config: { type: 'string' },
+      'interval-ms': { type: 'string' },
+      'log-level': { type: 'string' },
+      'log-file': { type: 'string' },
+      'run-dir': { type: 'string' },
+      'debug-fuse': { type: 'boolean' },
+      // Internal: the fd on which a --daemon parent waits for "ready".
+      'ready-fd': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    }, { max: 1, what: 'one mountpoint' })
+    if ('exit' in line) return line.exit
+    const { values, positionals } = line
     if (values.foreground === true && values.daemon === true) return usageError(mountCommand, '--foreground and --daemon exclude each other')
 
     let o: NsfsOptions

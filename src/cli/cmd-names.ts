@@ -2,10 +2,9 @@
 // state file (always current: a rename is saved before it is answered), so
 // it works whether or not the daemon runs.
 import path from 'node:path'
-import { parseArgs } from 'node:util'
 import { readBootId } from '../kernel/procfs.js'
 import { DEFAULT_STATE_DIR, readOverlayFile, STATE_FILE } from '../store/overlay-store.js'
-import { usageError, type Command } from './command.js'
+import { parseCommandLine, type Command } from './command.js'
 
 export const namesCommand: Command = {
   name: 'names',
@@ -25,24 +24,13 @@ options:
 exit status: 0 on success (also with no names), 1 when the file cannot be read, 2 on bad usage.
 `,
   run: async argv => {
-    let parsed
-    try {
-      parsed = parseArgs({
-        args: argv,
-        options: {
-          json: { type: 'boolean' },
-          'state-dir': { type: 'string' },
-          help: { type: 'boolean', short: 'h' },
-        },
-      })
-    } catch (err) {
-      return usageError(namesCommand, err instanceof Error ? err.message : String(err))
-    }
-    const { values } = parsed
-    if (values.help === true) {
-      process.stdout.write(namesCommand.usage)
-      return 0
-    }
+    const line = parseCommandLine(namesCommand, argv, {
+      json: { type: 'boolean' },
+      'state-dir': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    }, { max: 0, what: 'no arguments' })
+    if ('exit' in line) return line.exit
+    const { values } = line
     const file = path.join(path.resolve(values['state-dir'] ?? DEFAULT_STATE_DIR), STATE_FILE)
     let table
     try {

@@ -2,10 +2,9 @@
 // about itself. Reads the status file and the mount table only, never the
 // mount, so it answers even when the daemon hangs.
 import path from 'node:path'
-import { parseArgs } from 'node:util'
 import { DEFAULT_RUN_DIR, isAlive, readStatus, type DaemonStatus } from '../daemon/status.js'
 import { readMountinfo } from '../kernel/mountinfo.js'
-import { usageError, type Command } from './command.js'
+import { parseCommandLine, type Command } from './command.js'
 import { DEFAULT_MOUNTPOINT } from './cmd-mount.js'
 
 export type State = 'running' | 'starting' | 'stale' | 'not-running'
@@ -82,26 +81,13 @@ exit status: 0 when a daemon serves the mountpoint, 1 when none does (or the
 mount is stale), 2 on bad usage.
 `,
   run: async argv => {
-    let parsed
-    try {
-      parsed = parseArgs({
-        args: argv,
-        allowPositionals: true,
-        options: {
-          json: { type: 'boolean' },
-          'run-dir': { type: 'string' },
-          help: { type: 'boolean', short: 'h' },
-        },
-      })
-    } catch (err) {
-      return usageError(statusCommand, err instanceof Error ? err.message : String(err))
-    }
-    const { values, positionals } = parsed
-    if (values.help === true) {
-      process.stdout.write(statusCommand.usage)
-      return 0
-    }
-    if (positionals.length > 1) return usageError(statusCommand, `status takes one mountpoint, got: ${positionals.join(' ')}`)
+    const line = parseCommandLine(statusCommand, argv, {
+      json: { type: 'boolean' },
+      'run-dir': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    }, { max: 1, what: 'one mountpoint' })
+    if ('exit' in line) return line.exit
+    const { values, positionals } = line
     const mountpoint = path.resolve(positionals[0] ?? DEFAULT_MOUNTPOINT)
     const s = readStatus(path.resolve(values['run-dir'] ?? DEFAULT_RUN_DIR), mountpoint)
     const mounted = readMountinfo().some(m => m.mountPoint === mountpoint && m.fstype === 'fuse.nsfs')

@@ -3,12 +3,11 @@
 // through the kernel, for a daemon that hangs.
 import path from 'node:path'
 import { spawnSync } from 'node:child_process'
-import { parseArgs } from 'node:util'
 import { detach } from '../daemon/preflight.js'
 import { DEFAULT_RUN_DIR, isAlive, readStatus, removeStale, type DaemonStatus } from '../daemon/status.js'
 import { abortConnection, connectionOf, ensureFusectl } from '../kernel/fusectl.js'
 import { readMountinfo, type MountEntry } from '../kernel/mountinfo.js'
-import { usageError, type Command } from './command.js'
+import { parseCommandLine, usageError, type Command } from './command.js'
 import { DEFAULT_MOUNTPOINT } from './cmd-mount.js'
 
 const say = (msg: string): void => { process.stderr.write(`nsfs: ${msg}\n`) }
@@ -69,28 +68,15 @@ exit status: 0 once nothing is mounted there and no daemon runs for it,
 1 if it was not mounted or could not be stopped, 2 on bad usage.
 `,
   run: async argv => {
-    let parsed
-    try {
-      parsed = parseArgs({
-        args: argv,
-        allowPositionals: true,
-        options: {
-          force: { type: 'boolean' },
-          stale: { type: 'boolean' },
-          timeout: { type: 'string' },
-          'run-dir': { type: 'string' },
-          help: { type: 'boolean', short: 'h' },
-        },
-      })
-    } catch (err) {
-      return usageError(umountCommand, err instanceof Error ? err.message : String(err))
-    }
-    const { values, positionals } = parsed
-    if (values.help === true) {
-      process.stdout.write(umountCommand.usage)
-      return 0
-    }
-    if (positionals.length > 1) return usageError(umountCommand, `umount takes one mountpoint, got: ${positionals.join(' ')}`)
+    const line = parseCommandLine(umountCommand, argv, {
+      force: { type: 'boolean' },
+      stale: { type: 'boolean' },
+      timeout: { type: 'string' },
+      'run-dir': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    }, { max: 1, what: 'one mountpoint' })
+    if ('exit' in line) return line.exit
+    const { values, positionals } = line
     const timeout = Number(values.timeout ?? 10)
     if (!Number.isFinite(timeout) || timeout <= 0) return usageError(umountCommand, `--timeout must be a positive number of seconds, got '${values.timeout}'`)
     const mountpoint = path.resolve(positionals[0] ?? DEFAULT_MOUNTPOINT)

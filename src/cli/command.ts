@@ -1,4 +1,5 @@
 // What every `nsfs` command provides; main.ts dispatches on the name.
+import { parseArgs, type ParseArgsConfig } from 'node:util'
 export interface Command {
   readonly name: string
   // One line for `nsfs help`.
@@ -13,4 +14,29 @@ export interface Command {
 export function usageError (cmd: Pick<Command, 'usage'>, msg: string): number {
   process.stderr.write(`nsfs: ${msg}\n${cmd.usage}`)
   return 2
+}
+
+type Options = NonNullable<ParseArgsConfig['options']>
+type Parsed<O extends Options> = ReturnType<typeof parseArgs<{ args: string[], options: O, allowPositionals: true }>>
+
+// Parses `argv` for `cmd`. `--help` and bad usage are answered here, with
+// the exit status to return; otherwise the option values and at most
+// `max` positionals (`what` names them in the error, e.g. 'one mountpoint').
+export function parseCommandLine<O extends Options> (
+  cmd: Command, argv: string[], options: O, positionals: { max: number, what: string },
+): { exit: number } | Pick<Parsed<O>, 'values' | 'positionals'> {
+  let parsed: Parsed<O>
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: true })
+  } catch (err) {
+    return { exit: usageError(cmd, err instanceof Error ? err.message : String(err)) }
+  }
+  if ((parsed.values as { help?: unknown }).help === true) {
+    process.stdout.write(cmd.usage)
+    return { exit: 0 }
+  }
+  if (parsed.positionals.length > positionals.max) {
+    return { exit: usageError(cmd, `${cmd.name} takes ${positionals.what}, got: ${parsed.positionals.join(' ')}`) }
+  }
+  return parsed
 }
