@@ -45,4 +45,9 @@ export class FakeProc {
     }
     return this
   }
+
+  // The process exits: its whole /proc/PID goes.
+  remove (pid: number): void {
+    fs.rmSync(path.join(this.root, String(pid)), { recursive: true, force: true })
+  }
 }

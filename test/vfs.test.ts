@@ -1,9 +1,9 @@
 import t from 'tap'
-import { METADATA_FILE } from '../../src/model/metadata.js'
-import { nsKey, type Namespace } from '../../src/model/namespace.js'
-import { TreeBuilder } from '../../src/model/tree.js'
-import { S_IFDIR, S_IFLNK, Vfs } from '../../src/vfs/vfs.js'
-import { discovery, ns, task } from '../lib/snapshot.js'
+import { METADATA_FILE } from '../src/model/metadata.js'
+import { nsKey, type Namespace } from '../src/model/namespace.js'
+import { TreeBuilder } from '../src/model/tree.js'
+import { S_IFDIR, S_IFLNK, Vfs } from '../src/vfs/vfs.js'
+import { discovery, ns, task } from './lib/snapshot.js'
 
 const root = ns('user', 1, { ownerUid: 0, holders: [task(2, 2, 0)] })
 const child = ns('user', 3, { owner: nsKey(root), parent: nsKey(root), ownerUid: 1000, holders: [task(40)] })

@@ -2,10 +2,10 @@ import t from 'tap'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { checkFuseDevice, checkRoot, prepareMountpoint } from '../../src/daemon/preflight.js'
-import { parseSeedHex, seedFromBootId } from '../../src/daemon/seed.js'
-import { errnoCodeOf, NsfsError } from '../../src/errors.js'
-import { makeLogger } from '../../src/log.js'
+import { checkFuseDevice, checkRoot, prepareMountpoint } from '../src/daemon/preflight.js'
+import { parseSeedHex, seedFromBootId } from '../src/daemon/seed.js'
+import { errnoCodeOf, NsfsError } from '../src/errors.js'
+import { makeLogger } from '../src/log.js'
 
 t.test('checkRoot and checkFuseDevice name the cause', async t => {
   t.doesNotThrow(() => checkRoot(0))

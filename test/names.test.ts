@@ -1,6 +1,6 @@
 import t from 'tap'
-import { defaultName, HashBook, isDefaultShaped, nameDirectory, nameHash } from '../../src/model/names.js'
-import { nsKey, type NsIdentity } from '../../src/model/namespace.js'
+import { defaultName, HashBook, isDefaultShaped, nameDirectory, nameHash } from '../src/model/names.js'
+import { nsKey, type NsIdentity } from '../src/model/namespace.js'
 
 const seed = Buffer.from('00ff', 'hex')
 const net7: NsIdentity = { type: 'net', id: '7', dev: 4, ino: 4026531840 }

@@ -1,7 +1,7 @@
 import t from 'tap'
-import { makeOps } from '../../src/fuse/ops.js'
-import { NsfsError } from '../../src/errors.js'
-import type { Vfs } from '../../src/vfs/vfs.js'
+import { makeOps } from '../src/fuse/ops.js'
+import { NsfsError } from '../src/errors.js'
+import type { Vfs } from '../src/vfs/vfs.js'
 
 const logged: string[] = []
 const vfs = {

@@ -1,8 +1,8 @@
 import t from 'tap'
-import { Discoverer } from '../../src/discover/discover.js'
-import type { NsDescriber, NsMeta } from '../../src/kernel/describe.js'
-import { nsKey, type NsKey, type NsType } from '../../src/model/namespace.js'
-import { FakeProc } from '../lib/fake-proc.js'
+import { Discoverer } from '../src/discover/discover.js'
+import type { NsDescriber, NsMeta } from '../src/kernel/describe.js'
+import { nsKey, type NsKey, type NsType } from '../src/model/namespace.js'
+import { FakeProc } from './lib/fixture.js'
 
 // Describes by inode from a table, recording every call.
 class FakeDescriber implements NsDescriber {

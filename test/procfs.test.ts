@@ -1,11 +1,11 @@
 import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
-import { listPids, listTids, parseNsLink, parseStartTime, readBootId, readNsLink, readTaskStart } from '../../src/kernel/procfs.js'
-import { parseMountinfo } from '../../src/kernel/mountinfo.js'
-import { resolveHandle } from '../../src/kernel/handles.js'
-import { FakeProc } from '../lib/fake-proc.js'
-import { ns, task } from '../lib/snapshot.js'
+import { listPids, listTids, parseNsLink, parseStartTime, readBootId, readNsLink, readTaskStart } from '../src/kernel/procfs.js'
+import { parseMountinfo } from '../src/kernel/mountinfo.js'
+import { resolveHandle } from '../src/kernel/handles.js'
+import { FakeProc } from './lib/fixture.js'
+import { ns, task } from './lib/snapshot.js'
 
 t.test('parseNsLink', async t => {
   t.same(parseNsLink('net:[4026531840]'), { type: 'net', ino: 4026531840 })

@@ -1,11 +1,11 @@
 // The describer against real namespaces.
 import t from 'tap'
 import fs from 'node:fs'
-import { KernelDescriber } from '../../src/kernel/describe.js'
-import { NS_GET_ID, NS_GET_NSTYPE, NS_GET_OWNER_UID, NS_GET_PARENT, NS_GET_USERNS } from '../../src/kernel/ns-ioctl.js'
-import { readNsLink } from '../../src/kernel/procfs.js'
-import { nsKey } from '../../src/model/namespace.js'
-import { startHolder, waitFor } from '../lib/harness.js'
+import { KernelDescriber } from '../src/kernel/describe.js'
+import { NS_GET_ID, NS_GET_NSTYPE, NS_GET_OWNER_UID, NS_GET_PARENT, NS_GET_USERNS } from '../src/kernel/ns-ioctl.js'
+import { readNsLink } from '../src/kernel/procfs.js'
+import { nsKey } from '../src/model/namespace.js'
+import { startHolder, waitFor } from './lib/harness.js'
 
 const skip = process.getuid?.() !== 0 ? 'needs root' : undefined
 
