@@ -3,22 +3,30 @@
 import { holderPath, nsKey, type Discovery, type Holder, type Namespace, type NsKey } from '../model/namespace.js'
 import type { NsDescriber, NsMeta } from '../kernel/describe.js'
 import { readNsLink } from '../kernel/procfs.js'
-import { holderTag, scanTasks } from './from-tasks.js'
+import { holderTag } from './from-tasks.js'
+import { TaskWatch } from './task-watch.js'
 
 export class Discoverer {
   // Holder tags last seen per `${type}:${ino}`: if none of them holds the
   // inode now, it may have been reused by another namespace.
   private previous = new Map<string, Set<string>>()
+  private readonly tasks: TaskWatch
+  // The last snapshot and the task view it was built from: unchanged tasks
+  // answer the same snapshot, so the daemon has nothing to rebuild.
+  private last: { version: number, discovery: Discovery } | undefined
 
   constructor (
     private readonly procRoot: string,
     private readonly describer: NsDescriber,
     private readonly selfPid: number = process.pid,
-  ) {}
+  ) {
+    this.tasks = new TaskWatch(procRoot)
+  }
 
   run (): Discovery {
     const started = performance.now()
-    const tasks = scanTasks(this.procRoot)
+    const tasks = this.tasks.scan()
+    if (this.last?.version === this.tasks.version) return this.last.discovery
     const metas = new Map<NsKey, NsMeta>()
     const holders = new Map<NsKey, Holder[]>()
     const next = new Map<string, Set<string>>()
@@ -48,11 +56,13 @@ export class Discoverer {
     const namespaces = new Map<NsKey, Namespace>()
     for (const [key, meta] of metas) namespaces.set(key, { ...meta, holders: holders.get(key) ?? [] })
     this.describer.retain(new Set(namespaces.keys()))
-    return {
+    const discovery: Discovery = {
       root: nsKey(rootMeta),
       namespaces,
       scannedAt: Date.now(),
       durationMs: performance.now() - started,
     }
+    this.last = { version: this.tasks.version, discovery }
+    return discovery
   }
 }

@@ -20,15 +20,22 @@ if (port === null) throw new Error('worker.ts runs only as a worker thread')
 
 const discoverer = new Discoverer(config.procRoot, new KernelDescriber(`${config.procRoot}/${config.pid}/ns/user`), config.pid)
 
+let posted: import('../model/namespace.js').Discovery | undefined
+
 function loop (): void {
-  let msg: ScanMessage
+  const started = performance.now()
+  let discovery
   try {
-    msg = { kind: 'discovery', discovery: discoverer.run() }
+    discovery = discoverer.run()
   } catch (err) {
     port?.postMessage({ kind: 'fatal', message: err instanceof Error ? err.message : String(err) } satisfies ScanMessage)
     return
   }
-  port?.postMessage(msg)
-  setTimeout(loop, config.intervalMs)
+  // An unchanged host answers the same snapshot: nothing to send or rebuild.
+  if (discovery !== posted) port?.postMessage({ kind: 'discovery', discovery } satisfies ScanMessage)
+  posted = discovery
+  // Scanning at most about a third of the time bounds the CPU it takes on a
+  // large host, at the price of a longer interval there.
+  setTimeout(loop, Math.max(config.intervalMs, 2 * (performance.now() - started)))
 }
 loop()
