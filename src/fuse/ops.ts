@@ -33,9 +33,11 @@ export function makeOps (vfs: Vfs, log: Logger): FuseOps {
     readdir: (path, cb) => answer('readdir', path, cb, () => vfs.readdir(path)),
     readlink: (path, cb) => answer('readlink', path, cb, () => vfs.readlink(path)),
     statfs: (path, cb) => answer('statfs', path, cb, () => vfs.statfs()),
-    // Extended attributes: none exist, none may be set.
-    getxattr: (_path: string, _name: string, _pos: number, cb: (err: number, v: Buffer | null) => void) => cb(-ERRNO.ENODATA, null),
-    listxattr: (_path: string, cb: (err: number, list: string[]) => void) => cb(0, []),
+    // Extended attributes: none exist, none may be set. ENOSYS makes the
+    // kernel stop asking (it answers EOPNOTSUPP itself from then on), which
+    // saves `ls -l` one round trip per entry.
+    getxattr: refuse('ENOSYS'),
+    listxattr: refuse('ENOSYS'),
     setxattr: refuse('EROFS'),
     removexattr: refuse('EROFS'),
     // Nothing can be created, removed, written or changed (renaming comes
