@@ -108,8 +108,10 @@ function dropCaches () {
 }
 
 function rssKiB (pid) {
-  const m = /VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))
-  return m ? Number(m[1]) : 0
+  try {
+    const m = /VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))
+    return m ? Number(m[1]) : 0
+  } catch { return 0 }
 }
 const cpuTicks = pid => parseCpuTicks(fs.readFileSync(`/proc/${pid}/stat`, 'latin1'))
 
@@ -224,6 +226,7 @@ async function benchSize (n) {
   await sleep(1000)
   let peak = rssKiB(d.pid)
   const sampler = setInterval(() => { peak = Math.max(peak, rssKiB(d.pid)) }, 50)
+  cleanups.push(() => clearInterval(sampler))
   const c0 = cpuTicks(d.pid); const w0 = now()
   const appear = []; const vanish = []
   for (let i = 0; i < RUNS; i++) {

@@ -44,7 +44,9 @@ export async function runDaemon (opts: DaemonOptions): Promise<number> {
   const ready = new Promise<Tree>(resolve => { firstScan = resolve })
   const onDiscovery = (d: Discovery): void => {
     try {
+      const started = performance.now()
       tree = builder.build(d)
+      log('debug', `scan: ${d.namespaces.size} namespaces in ${d.durationMs.toFixed(0)} ms, tree built in ${(performance.now() - started).toFixed(0)} ms`)
       firstScan(tree)
     } catch (err) {
       log('error', `cannot build the tree from a scan: ${err instanceof Error ? err.message : String(err)}`)

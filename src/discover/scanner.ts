@@ -2,7 +2,7 @@
 // stop it.
 import { Worker } from 'node:worker_threads'
 import type { Discovery } from '../model/namespace.js'
-import type { ScanConfig, ScanMessage } from './worker.js'
+import type { ScanAck, ScanConfig, ScanMessage } from './worker.js'
 
 export class Scanner {
   private readonly worker: Worker
@@ -11,7 +11,12 @@ export class Scanner {
     this.worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: config })
     this.worker.on('message', (msg: ScanMessage) => {
       switch (msg.kind) {
-        case 'discovery': onDiscovery(msg.discovery); break
+        case 'discovery': {
+          const started = performance.now()
+          onDiscovery(msg.discovery)
+          this.worker.postMessage({ kind: 'built', buildMs: performance.now() - started } satisfies ScanAck)
+          break
+        }
         case 'fatal': onFatal(new Error(`discovery failed: ${msg.message}`)); break
       }
     })

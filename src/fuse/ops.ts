@@ -30,7 +30,19 @@ export function makeOps (vfs: Vfs, log: Logger): FuseOps {
 
   return {
     getattr: (path, cb) => answer('getattr', path, cb, () => vfs.getattr(path)),
-    readdir: (path, cb) => answer('readdir', path, cb, () => vfs.readdir(path)),
+    // Names with their file types, so the kernel can fill d_type.
+    readdir: (path, cb) => {
+      let names: string[]
+      let modes: number[]
+      try {
+        names = vfs.readdir(path)
+        modes = vfs.readdirModes(path)
+      } catch (err) {
+        cb(fail('readdir', path, err))
+        return
+      }
+      cb(0, names, modes.map(mode => ({ mode })))
+    },
     readlink: (path, cb) => answer('readlink', path, cb, () => vfs.readlink(path)),
     statfs: (path, cb) => answer('statfs', path, cb, () => vfs.statfs()),
     // Extended attributes: none exist, none may be set. ENOSYS makes the

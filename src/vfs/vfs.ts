@@ -2,7 +2,7 @@
 // model, failing with NsfsError. No FUSE and no root needed to test it.
 import { NsfsError } from '../errors.js'
 import { holderPath, type Namespace } from '../model/namespace.js'
-import { lookup, type Node, type Tree } from '../model/tree.js'
+import { lookup, type DirNode, type Node, type Tree } from '../model/tree.js'
 
 export const S_IFDIR = 0o040000
 export const S_IFLNK = 0o120000
@@ -66,9 +66,21 @@ export class Vfs {
   }
 
   readdir (path: string): string[] {
+    return [...this.dir(path).entries.keys()]
+  }
+
+  // The file type of every entry, in readdir's order: given to the kernel
+  // with the names, it spares `find` an lstat per entry (d_type).
+  readdirModes (path: string): number[] {
+    const modes: number[] = []
+    for (const e of this.dir(path).entries.values()) modes.push(e.kind === 'dir' ? S_IFDIR : S_IFLNK)
+    return modes
+  }
+
+  private dir (path: string): DirNode {
     const node = this.node(path)
     if (node.kind !== 'dir') throw new NsfsError('ENOTDIR', 'not a user namespace directory', { path })
-    return [...node.entries.keys()]
+    return node
   }
 
   readlink (path: string): string {
