@@ -12,11 +12,11 @@ function openedBy (mountpoint: string): Map<string, string> {
   const out = new Map<string, string>()
   for (const rel of walk(mountpoint)) {
     const p = path.join(mountpoint, rel)
-    if (!fs.lstatSync(p).isSymbolicLink()) continue
     try {
+      if (!fs.lstatSync(p).isSymbolicLink()) continue
       const st = fs.statSync(p)
       out.set(rel, `${st.dev}:${st.ino}`)
-    } catch { /* its holder exited since the readdir */ }
+    } catch { /* its namespace or holder went since the walk */ }
   }
   return out
 }
