@@ -16,7 +16,7 @@ function openedBy (mountpoint: string): Map<string, string> {
       if (!fs.lstatSync(p).isSymbolicLink()) continue
       const st = fs.statSync(p)
       out.set(rel, `${st.dev}:${st.ino}`)
-    } catch { /* its holder exited since the readdir */ }
+    } catch { /* its namespace or holder went since the walk */ }
   }
   return out
 }

@@ -113,11 +113,12 @@ export async function runDaemon (opts: DaemonOptions): Promise<number> {
   const ready = new Promise<Tree>(resolve => { firstScan = resolve })
   const onDiscovery = (d: Discovery): void => {
     try {
+      const started = performance.now()
       // The first scan also forgets names of namespaces that died while
       // no daemon ran.
       tree = names.build(d)
       scans++
-      log('debug', `scan: ${d.namespaces.size} namespaces in ${d.durationMs.toFixed(1)} ms`)
+      log('debug', `scan: ${d.namespaces.size} namespaces in ${d.durationMs.toFixed(0)} ms, tree built in ${(performance.now() - started).toFixed(0)} ms`)
       firstScan(tree)
       publish()
     } catch (err) {

@@ -4,16 +4,22 @@ import { holderPath, NS_TYPES, nsKey, type Discovery, type Holder, type Namespac
 import type { NsDescriber, NsMeta } from '../kernel/describe.js'
 import type { Listns } from '../kernel/listns.js'
 import { readNsLink } from '../kernel/procfs.js'
-import { mergeFound } from './found.js'
+import { mergeFound, type Found } from './found.js'
 import { scanForChildren } from './from-children.js'
 import { scanFds } from './from-fds.js'
 import { mountNamespaceTasks, scanMounts } from './from-mounts.js'
-import { holderTag, scanTasks } from './from-tasks.js'
+import { holderTag } from './from-tasks.js'
+import { TaskWatch } from './task-watch.js'
 
 export class Discoverer {
   // Holder tags last seen per `${type}:${ino}`: if none of them holds the
   // inode now, it may have been reused by another namespace.
   private previous = new Map<string, Set<string>>()
+  private readonly tasks: TaskWatch
+  // The last snapshot and what it was built from: when neither the task view
+  // nor the other sources changed, the same snapshot is answered, so the
+  // daemon has nothing to rebuild.
+  private last: { version: number, others: string, discovery: Discovery } | undefined
 
   constructor (
     private readonly procRoot: string,
@@ -21,21 +27,27 @@ export class Discoverer {
     private readonly selfPid: number = process.pid,
     // The kernel's own list, where it has listns(2).
     private readonly listns: Listns | undefined = undefined,
-  ) {}
+  ) {
+    this.tasks = new TaskWatch(procRoot)
+  }
 
   run (): Discovery {
     const started = performance.now()
-    const tasks = scanTasks(this.procRoot)
+    const tasks = this.tasks.scan()
     const ownMnt = readNsLink(`${this.procRoot}/${this.selfPid}/ns/mnt`)?.ino
     // Tasks first (their handles outlive an fd or a mount most often), then
     // namespaces for future children, open fds, and bind mounts in every
     // mount namespace a task is in.
-    const found = mergeFound([
-      tasks,
+    const others = mergeFound([
       scanForChildren(this.procRoot, tasks),
       scanFds(this.procRoot, this.selfPid),
       scanMounts(this.procRoot, mountNamespaceTasks(tasks), ownMnt),
     ])
+    const othersTag = signature(others)
+    // listns(2) may list what no source sees: without it, unchanged sources
+    // mean an unchanged host.
+    if (this.listns === undefined && this.last?.version === this.tasks.version && this.last.others === othersTag) return this.last.discovery
+    const found = mergeFound([tasks, others])
     const metas = new Map<NsKey, NsMeta>()
     const holders = new Map<NsKey, Holder[]>()
     const next = new Map<string, Set<string>>()
@@ -70,12 +82,14 @@ export class Discoverer {
       namespaces.set(key, listed.has(key) ? { ...ns, listed: true } : ns)
     }
     this.describer.retain(new Set(namespaces.keys()))
-    return {
+    const discovery: Discovery = {
       root: nsKey(rootMeta),
       namespaces,
       scannedAt: Date.now(),
       durationMs: performance.now() - started,
     }
+    this.last = { version: this.tasks.version, others: othersTag, discovery }
+    return discovery
   }
 
   // Every id listns(2) gives: those the /proc sources missed are opened by id
@@ -94,4 +108,11 @@ export class Discoverer {
     }
     return listed
   }
+}
+
+// What a source found, as one string to compare with the last pass's.
+function signature (found: Found): string {
+  const parts: string[] = []
+  for (const [k, { holders }] of found) parts.push(`${k}=${holders.map(holderTag).join(',')}`)
+  return parts.sort().join(';')
 }

@@ -1,8 +1,8 @@
-// The daemon's side of the discovery worker: start it, receive snapshots,
-// stop it.
+// The daemon's side of the discovery worker: start it, receive snapshots
+// (acknowledging each with what it cost to use), ask for a rescan, stop it.
 import { Worker } from 'node:worker_threads'
 import type { Discovery } from '../model/namespace.js'
-import type { RescanRequest, ScanConfig, ScanMessage } from './worker.js'
+import type { ScanConfig, ScanMessage, ScanRequest } from './worker.js'
 
 export class Scanner {
   private readonly worker: Worker
@@ -11,7 +11,12 @@ export class Scanner {
     this.worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: config })
     this.worker.on('message', (msg: ScanMessage) => {
       switch (msg.kind) {
-        case 'discovery': onDiscovery(msg.discovery); break
+        case 'discovery': {
+          const started = performance.now()
+          onDiscovery(msg.discovery)
+          this.worker.postMessage({ kind: 'built', buildMs: performance.now() - started } satisfies ScanRequest)
+          break
+        }
         case 'fatal': onFatal(new Error(`discovery failed: ${msg.message}`)); break
       }
     })
@@ -20,7 +25,7 @@ export class Scanner {
 
   // Scan at once, and from then on every `intervalMs`.
   rescan (intervalMs: number): void {
-    this.worker.postMessage({ kind: 'rescan', intervalMs } satisfies RescanRequest)
+    this.worker.postMessage({ kind: 'rescan', intervalMs } satisfies ScanRequest)
   }
 
   async stop (): Promise<void> {

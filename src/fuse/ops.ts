@@ -30,7 +30,19 @@ export function makeOps (vfs: Vfs, log: Logger): FuseOps {
 
   return {
     getattr: (path, cb) => answer('getattr', path, cb, () => vfs.getattr(path)),
-    readdir: (path, cb) => answer('readdir', path, cb, () => vfs.readdir(path)),
+    // Names with their file types, so the kernel can fill d_type.
+    readdir: (path, cb) => {
+      let names: string[]
+      let modes: number[]
+      try {
+        names = vfs.readdir(path)
+        modes = vfs.readdirModes(path)
+      } catch (err) {
+        cb(fail('readdir', path, err))
+        return
+      }
+      cb(0, names, modes.map(mode => ({ mode })))
+    },
     readlink: (path, cb) => answer('readlink', path, cb, () => vfs.readlink(path)),
     statfs: (path, cb) => answer('statfs', path, cb, () => vfs.statfs()),
     // Only the metadata files are opened and read.
@@ -47,9 +59,11 @@ export function makeOps (vfs: Vfs, log: Logger): FuseOps {
     release: (path: string, fh: number, cb: (err: number) => void) => answer('release', path, cb, () => vfs.release(fh)),
     // Answered only once the new name is durable (vfs.rename saves it).
     rename: (src: string, dest: string, cb: (err: number) => void) => answer('rename', src, cb, () => vfs.rename(src, dest)),
-    // Extended attributes: none exist, none may be set.
-    getxattr: (_path: string, _name: string, _pos: number, cb: (err: number, v: Buffer | null) => void) => cb(-ERRNO.ENODATA, null),
-    listxattr: (_path: string, cb: (err: number, list: string[]) => void) => cb(0, []),
+    // Extended attributes: none exist, none may be set. ENOSYS makes the
+    // kernel stop asking (it answers EOPNOTSUPP itself from then on), which
+    // saves `ls -l` one round trip per entry.
+    getxattr: refuse('ENOSYS'),
+    listxattr: refuse('ENOSYS'),
     setxattr: refuse('EROFS'),
     removexattr: refuse('EROFS'),
     // Nothing can be created, removed, written or changed, only renamed.

@@ -112,3 +112,10 @@ export function readProcessUid (procRoot: string, pid: number): number | undefin
     throw err
   }
 }
+
+// Seconds since boot (/proc/uptime) in clock ticks, the unit of task start
+// times. USER_HZ is 100 on every architecture Linux exposes to user space.
+export const CLOCK_TICKS = 100
+export function readUptimeTicks (procRoot: string): number {
+  return Math.floor(Number(fs.readFileSync(`${procRoot}/uptime`, 'latin1').split(' ')[0]) * CLOCK_TICKS)
+}

@@ -1,0 +1,310 @@
+// nsfs against lsns and /proc, on the same namespaces in the same run.
+// Run through scripts/bench (npm run bench); see `scripts/bench --help`.
+import { spawn, spawnSync } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import readline from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const { median, ratio, fmt, table, holds, cpuShare, parseCpuTicks } = await import(`${ROOT}/dist/bench/stats.js`)
+const { nsGetId } = await import(`${ROOT}/dist/kernel/ns-ioctl.js`)
+const { nameHash, defaultName } = await import(`${ROOT}/dist/model/names.js`)
+
+const USAGE = `usage: scripts/bench [--sizes 1000,10000,60000] [--runs 5] [--json FILE]
+                     [--lsns-budget SECONDS] [--warm-budget SECONDS]
+
+For each size N: N uts namespaces, one process each (scripts/ns-gen), then
+nsfs mounted in a temp dir and measured against lsns and /proc:
+cold find, warm ls -lR, visibility and disappearance of an unshare'd
+namespace under a churn of 100 creations and deaths per second, daemon peak
+RSS and CPU during that churn, readlink latency. Prints a table of medians
+and writes JSON (default bench-results.json).
+`
+const { values: opt } = parseArgs({
+  options: {
+    sizes: { type: 'string', default: '1000,10000,60000' },
+    runs: { type: 'string', default: '5' },
+    json: { type: 'string', default: path.join(ROOT, 'bench-results.json') },
+    'lsns-budget': { type: 'string', default: '45' },
+    'warm-budget': { type: 'string', default: '100' },
+    help: { type: 'boolean', short: 'h' },
+  },
+})
+if (opt.help) { process.stdout.write(USAGE); process.exit(0) }
+const SIZES = opt.sizes.split(',').map(Number)
+const RUNS = Number(opt.runs)
+// Seconds of lsns per size: lsns is quadratic in the number of processes
+// (about 10 minutes at 60,000 here), so it runs as often as fits.
+const LSNS_BUDGET = Number(opt['lsns-budget'])
+const CHURN_RATE = 100
+const GIVE_UP = 20
+// Seconds of warm `ls -lR` per size, the warm-up included: at 60,000 one
+// pass takes tens of seconds here, so it runs as often as fits (once at least).
+const WARM_BUDGET = Number(opt['warm-budget'])
+const SEED = '6e73667362656e6368'
+const seed = Buffer.from(SEED, 'hex')
+
+const log = msg => process.stderr.write(`bench: ${msg}\n`)
+const sleep = ms => new Promise(resolve => setTimeout(resolve, ms))
+const now = () => performance.now()
+const cleanups = []
+let cleaning = false
+async function cleanup () {
+  if (cleaning) return
+  cleaning = true
+  while (cleanups.length > 0) {
+    try { await cleanups.pop()() } catch (err) { log(`cleanup: ${err.message}`) }
+  }
+}
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { cleanup().then(() => process.exit(130)) })
+
+function exited (child) {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
+  return new Promise(resolve => child.once('exit', () => resolve()))
+}
+
+// ns-gen holding `n` namespaces; resolves once they all exist.
+async function generator (n, extra = []) {
+  const child = spawn(path.join(ROOT, 'scripts/ns-gen'), [String(n), '--json', '--kinds', 'uts', ...extra], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const stop = async () => { child.kill('SIGTERM'); await exited(child) }
+  cleanups.push(stop)
+  const line = await new Promise((resolve, reject) => {
+    readline.createInterface({ input: child.stdout }).once('line', resolve)
+    child.once('exit', code => reject(new Error(`ns-gen ${n} exited with ${code}`)))
+  })
+  return { ...JSON.parse(line), stop }
+}
+
+async function daemon () {
+  const mnt = fs.mkdtempSync(path.join(os.tmpdir(), 'nsfs-bench-'))
+  const started = now()
+  const child = spawn(process.execPath, [path.join(ROOT, 'dist/cli/main.js'), 'mount', mnt, '--seed', SEED, '--log-level', 'info'], { stdio: ['ignore', 'ignore', 'pipe'] })
+  let err = ''
+  child.stderr.setEncoding('utf8').on('data', s => { err += s })
+  const stop = async () => {
+    child.kill('SIGTERM')
+    await exited(child)
+    if (fs.readFileSync('/proc/self/mountinfo', 'utf8').includes(` ${mnt} `)) spawnSync('umount', ['-l', mnt])
+    fs.rmdirSync(mnt)
+  }
+  cleanups.push(stop)
+  while (!err.includes(`mounted at ${mnt}`)) {
+    if (child.exitCode !== null) throw new Error(`nsfs exited: ${err}`)
+    await sleep(20)
+  }
+  const m = /first scan: (\d+) namespaces in (\d+) ms/.exec(err)
+  return { mnt, pid: child.pid, child, stop, mountSeconds: (now() - started) / 1000, firstScanMs: m ? Number(m[2]) : undefined, namespaces: m ? Number(m[1]) : undefined }
+}
+
+// Wall seconds of a command with its output discarded.
+function timed (cmd, args, timeoutMs = 0) {
+  const t0 = now()
+  const r = spawnSync(cmd, args, { stdio: 'ignore', timeout: timeoutMs || undefined, killSignal: 'SIGKILL' })
+  const s = (now() - t0) / 1000
+  if (r.error?.code === 'ETIMEDOUT' || r.signal === 'SIGKILL') return { seconds: s, timedOut: true }
+  return { seconds: s, timedOut: false }
+}
+
+function dropCaches () {
+  // Dentries and inodes only (2): the kernel forgets what it knew of the mount.
+  fs.writeFileSync('/proc/sys/vm/drop_caches', '2')
+}
+
+function rssKiB (pid) {
+  try {
+    const m = /VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))
+    return m ? Number(m[1]) : 0
+  } catch { return 0 }
+}
+const cpuTicks = pid => parseCpuTicks(fs.readFileSync(`/proc/${pid}/stat`, 'latin1'))
+
+// Mean microseconds per readlink of `p`, over `n` calls.
+function readlinkMicros (p, n = 1000) {
+  fs.readlinkSync(p)
+  const t0 = now()
+  for (let i = 0; i < n; i++) fs.readlinkSync(p)
+  return (now() - t0) * 1000 / n
+}
+
+// The entry name nsfs gives a namespace, from the same code and seed.
+function entryName (nsPath, type) {
+  const fd = fs.openSync(nsPath, 'r')
+  try {
+    const st = fs.fstatSync(fd)
+    const id = nsGetId(fd, nsPath).toString()
+    return defaultName(type, nameHash(seed, { type, id, dev: st.dev, ino: st.ino }))
+  } finally { fs.closeSync(fd) }
+}
+
+const exists = p => { try { fs.lstatSync(p); return true } catch { return false } }
+
+// Seconds from spawning `unshare --uts sleep` to its entry at the root, and
+// from killing it to the entry gone.
+async function appearDisappear (mnt) {
+  const selfUts = fs.readlinkSync('/proc/self/ns/uts')
+  const t0 = now()
+  const child = spawn('unshare', ['--uts', 'sleep', '600'], { stdio: 'ignore' })
+  const kill = async () => { child.kill('SIGKILL'); await exited(child) }
+  cleanups.push(kill)
+  let name
+  for (;;) {
+    try {
+      if (fs.readlinkSync(`/proc/${child.pid}/ns/uts`) !== selfUts) { name = entryName(`/proc/${child.pid}/ns/uts`, 'uts'); break }
+    } catch {}
+    await sleep(1)
+  }
+  // Waits of more than GIVE_UP seconds count as GIVE_UP (the table says so).
+  const entry = path.join(mnt, name)
+  while (!exists(entry) && now() - t0 < GIVE_UP * 1000) await sleep(2)
+  const appear = (now() - t0) / 1000
+  const t1 = now()
+  child.kill('SIGKILL')
+  while (exists(entry) && now() - t1 < GIVE_UP * 1000) await sleep(2)
+  const vanish = (now() - t1) / 1000
+  await exited(child)
+  cleanups.splice(cleanups.indexOf(kill), 1)
+  return { appear, vanish }
+}
+
+async function benchSize (n) {
+  log(`N=${n}: creating ${n} uts namespaces, one process each`)
+  const gen = await generator(n)
+  log(`N=${n}: ns-gen took ${gen.seconds} s`)
+  const r = { n, runs: RUNS, genSeconds: gen.seconds }
+
+  // lsns, as often as its budget allows (at least once, capped at the budget).
+  const lsns = []
+  const lsnsStart = now()
+  let lsnsTimedOut = false
+  while (lsns.length < RUNS) {
+    const x = timed('lsns', [], LSNS_BUDGET * 1000)
+    if (x.timedOut) { lsnsTimedOut = true; lsns.push(x.seconds); break }
+    lsns.push(x.seconds)
+    if ((now() - lsnsStart) / 1000 + x.seconds > LSNS_BUDGET) break
+  }
+  r.lsns = { runs: lsns, median: median(lsns), timedOut: lsnsTimedOut }
+  log(`N=${n}: lsns ${lsns.map(s => s.toFixed(2)).join(' ')} s${lsnsTimedOut ? ' (stopped at the budget)' : ''}`)
+
+  const d = await daemon()
+  r.daemon = { mountSeconds: d.mountSeconds, firstScanMs: d.firstScanMs, namespaces: d.namespaces }
+  log(`N=${n}: mounted in ${d.mountSeconds.toFixed(1)} s (first scan ${d.firstScanMs} ms, ${d.namespaces} namespaces)`)
+
+  // Cold: the first run right after mount, the others after the kernel
+  // dropped its dentries and inodes.
+  const cold = []
+  for (let i = 0; i < RUNS; i++) {
+    if (i > 0) { dropCaches(); await sleep(300) }
+    cold.push(timed('find', [d.mnt]).seconds)
+  }
+  r.cold = { runs: cold, median: median(cold) }
+  log(`N=${n}: cold find ${cold.map(s => s.toFixed(2)).join(' ')} s`)
+
+  const warmStart = now()
+  const warmUp = timed('ls', ['-lR', d.mnt]).seconds
+  const warm = []
+  while (warm.length < RUNS) {
+    warm.push(timed('ls', ['-lR', d.mnt]).seconds)
+    if ((now() - warmStart) / 1000 + warmUp > WARM_BUDGET) break
+  }
+  r.warm = { runs: warm, median: median(warm) }
+  log(`N=${n}: warm ls -lR ${warm.map(s => s.toFixed(2)).join(' ')} s`)
+
+  // readlink of the host's net namespace entry against /proc's own link.
+  const selfNet = fs.statSync('/proc/self/ns/net').ino
+  const netEntry = fs.readdirSync(d.mnt).filter(e => e.startsWith('net-')).map(e => path.join(d.mnt, e)).find(p => {
+    try { return fs.statSync(p).ino === selfNet } catch { return false }
+  })
+  const nsfsLink = []; const procLink = []
+  for (let i = 0; i < RUNS; i++) {
+    nsfsLink.push(readlinkMicros(netEntry))
+    procLink.push(readlinkMicros(`/proc/${gen.pids[0]}/ns/net`))
+  }
+  r.readlink = { nsfsMicros: median(nsfsLink), procMicros: median(procLink), nsfsRuns: nsfsLink, procRuns: procLink }
+  log(`N=${n}: readlink ${fmt(median(nsfsLink))} µs vs /proc ${fmt(median(procLink))} µs`)
+
+  // Churn: a second generator creates and ends 100 namespaces a second;
+  // visibility runs meanwhile, RSS sampled and CPU counted over the window.
+  const churn = await generator(CHURN_RATE, ['--churn', String(CHURN_RATE)])
+  await sleep(1000)
+  let peak = rssKiB(d.pid)
+  const sampler = setInterval(() => { peak = Math.max(peak, rssKiB(d.pid)) }, 50)
+  cleanups.push(() => clearInterval(sampler))
+  const c0 = cpuTicks(d.pid); const w0 = now()
+  const appear = []; const vanish = []
+  for (let i = 0; i < RUNS; i++) {
+    const x = await appearDisappear(d.mnt)
+    appear.push(x.appear); vanish.push(x.vanish)
+  }
+  const minWindow = 10000
+  if (now() - w0 < minWindow) await sleep(minWindow - (now() - w0))
+  const cpu = cpuShare(c0, cpuTicks(d.pid), (now() - w0) / 1000)
+  clearInterval(sampler)
+  peak = Math.max(peak, rssKiB(d.pid))
+  const hwm = Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${d.pid}/status`, 'utf8'))?.[1] ?? 0)
+  r.churn = { rate: CHURN_RATE, seconds: (now() - w0) / 1000, cpu, peakRssMiB: peak / 1024, lifetimePeakRssMiB: hwm / 1024, appear: { runs: appear, median: median(appear) }, vanish: { runs: vanish, median: median(vanish) } }
+  log(`N=${n}: churn: cpu ${(cpu * 100).toFixed(0)}%, peak rss ${(peak / 1024).toFixed(0)} MiB, appear ${fmt(median(appear))} s, vanish ${fmt(median(vanish))} s`)
+  await churn.stop(); cleanups.splice(cleanups.indexOf(churn.stop), 1)
+  await d.stop(); cleanups.splice(cleanups.indexOf(d.stop), 1)
+  await gen.stop(); cleanups.splice(cleanups.indexOf(gen.stop), 1)
+  return r
+}
+
+function rowsFor (r) {
+  const lsnsCell = `${fmt(r.lsns.median, 's')}${r.lsns.timedOut ? ' (≥: stopped at the budget)' : r.lsns.runs.length < r.runs ? ` (${r.lsns.runs.length} runs)` : ''}`
+  const ok = v => v === undefined ? '?' : v ? 'yes' : 'NO'
+  // lsns stopped at its budget took longer: the ratios are upper bounds.
+  const bound = r.lsns.timedOut ? '≤ ' : ''
+  const coldRatio = ratio(r.cold.median, r.lsns.median)
+  const warmRatio = ratio(r.warm.median, r.lsns.median)
+  const rows = [
+    ['cold `find`', fmt(r.cold.median, 's'), lsnsCell, bound + fmt(coldRatio), '≤ 0.5× lsns', ok(holds({ limit: 0.5, value: coldRatio }))],
+    [`warm \`ls -lR\`${r.warm.runs.length < r.runs ? ` (${r.warm.runs.length} runs)` : ''}`, fmt(r.warm.median, 's'), lsnsCell, bound + fmt(warmRatio), '≤ 0.2× lsns', ok(holds({ limit: 0.2, value: warmRatio }))],
+  ]
+  if (r.n >= 60000) {
+    rows.push(['full listing (`find`)', fmt(r.cold.median, 's'), '', '', '< 3 s', ok(r.cold.median < 3)])
+  }
+  rows.push(
+    ['entry visible after `unshare` (churn)', `${r.churn.appear.median >= GIVE_UP ? '≥ ' : ''}${fmt(r.churn.appear.median, 's')}`, '', '', '≤ 1 s', ok(holds({ limit: 1, value: r.churn.appear.median }))],
+    ['entry gone after holder exit (churn)', `${r.churn.vanish.median >= GIVE_UP ? '≥ ' : ''}${fmt(r.churn.vanish.median, 's')}`, '', '', '≤ 1 s', ok(holds({ limit: 1, value: r.churn.vanish.median }))],
+    [`daemon CPU at ${r.churn.rate} changes/s`, `${fmt(r.churn.cpu * 100)} %`, '', '', '< 50 %', ok(r.churn.cpu < 0.5)],
+    ['daemon peak RSS (churn window)', fmt(r.churn.peakRssMiB, 'MiB'), '', '', r.n >= 60000 ? '< 250 MiB' : '', r.n >= 60000 ? ok(r.churn.peakRssMiB < 250) : ''],
+    ['readlink of a `net` entry', fmt(r.readlink.nsfsMicros, 'µs'), `${fmt(r.readlink.procMicros, 'µs')} (/proc)`, fmt(ratio(r.readlink.nsfsMicros, r.readlink.procMicros)), '', ''],
+  )
+  return rows.map(row => [String(r.n), ...row])
+}
+
+async function main () {
+  if (process.getuid() !== 0) { log('needs root'); return 1 }
+  const started = new Date()
+  const results = []
+  for (const n of SIZES) results.push(await benchSize(n))
+  const machine = {
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model,
+    memGiB: Math.round(os.totalmem() / 2 ** 30),
+    kernel: os.release(),
+    node: process.version,
+    lsns: spawnSync('lsns', ['--version'], { encoding: 'utf8' }).stdout.trim(),
+    loadavgAtEnd: os.loadavg(),
+  }
+  const out = { startedAt: started.toISOString(), seconds: (Date.now() - started.getTime()) / 1000, runs: RUNS, machine, results }
+  fs.writeFileSync(opt.json, JSON.stringify(out, null, 2) + '\n')
+  const header = ['N', 'measure', 'nsfs', 'lsns / /proc', 'ratio', 'target', 'holds']
+  process.stdout.write(`\nnsfs benchmark, ${started.toISOString()}, ${machine.cpus} CPUs (${machine.cpuModel}), ${machine.memGiB} GiB, Linux ${machine.kernel}, node ${machine.node}, ${machine.lsns}; medians of ${RUNS} runs\n\n`)
+  process.stdout.write(table(header, results.flatMap(rowsFor)) + '\n\n')
+  process.stdout.write(`JSON: ${opt.json}; took ${out.seconds.toFixed(0)} s\n`)
+  return 0
+}
+
+let code = 1
+try {
+  code = await main()
+} catch (err) {
+  log(err.stack ?? String(err))
+} finally {
+  await cleanup()
+}
+process.exit(code)

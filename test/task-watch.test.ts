@@ -1,0 +1,125 @@
+// The incremental task scanner against a hand-built procfs tree: symlinks
+// whose text is what the kernel's ns links say, stat files with a start time.
+import t from 'tap'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { TaskWatch } from '../src/discover/task-watch.js'
+
+interface Fixture {
+  root: string
+  task: (pid: number, tid: number, start: number, ns: Record<string, number>) => void
+  setNs: (pid: number, tid: number, type: string, ino: number) => void
+  kill: (pid: number) => void
+  uptime: (seconds: number) => void
+}
+
+function fixture (t: { teardown: (fn: () => void) => void }): Fixture {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'nsfs-proc-'))
+  t.teardown(() => fs.rmSync(root, { recursive: true, force: true }))
+  const uptime = (seconds: number): void => fs.writeFileSync(path.join(root, 'uptime'), `${seconds.toFixed(2)} 0.00\n`)
+  uptime(1000)
+  const setNs = (pid: number, tid: number, type: string, ino: number): void => {
+    const link = path.join(root, String(pid), 'task', String(tid), 'ns', type)
+    fs.rmSync(link, { force: true })
+    fs.symlinkSync(`${type}:[${ino}]`, link)
+  }
+  return {
+    root,
+    uptime,
+    setNs,
+    task: (pid, tid, start, ns) => {
+      const dir = path.join(root, String(pid), 'task', String(tid))
+      fs.mkdirSync(path.join(dir, 'ns'), { recursive: true })
+      // Fields after the command: state is field 3, start time field 22.
+      const rest = ['S', ...Array.from({ length: 18 }, () => '0'), String(start), '0']
+      fs.writeFileSync(path.join(dir, 'stat'), `${tid} (a b) c) ${rest.join(' ')}\n`)
+      for (const [type, ino] of Object.entries(ns)) setNs(pid, tid, type, ino)
+    },
+    kill: pid => fs.rmSync(path.join(root, String(pid)), { recursive: true }),
+  }
+}
+
+const holdersOf = (w: TaskWatch, key: string): string[] =>
+  (w.scan().get(key)?.holders ?? []).map(h => h.kind === 'task' ? `${h.pid}/${h.tid}` : h.kind)
+
+t.test('first scan: every task and thread, holders oldest first', async t => {
+  const f = fixture(t)
+  f.task(30, 30, 500, { uts: 1, net: 7 })
+  f.task(30, 31, 600, { uts: 2, net: 7 })
+  f.task(2, 2, 5, { uts: 1, net: 7 })
+  const w = new TaskWatch(f.root)
+  const found = w.scan()
+  t.same([...found.keys()].sort(), ['net:7', 'uts:1', 'uts:2'])
+  t.same(holdersOf(w, 'uts:1'), ['2/2', '30/30'])
+  t.same(holdersOf(w, 'net:7'), ['2/2', '30/30', '30/31'])
+  t.same(holdersOf(w, 'uts:2'), ['30/31'])
+  t.same(found.get('uts:2')?.type, 'uts')
+  t.same(found.get('uts:2')?.ino, 2)
+})
+
+t.test('a new process is read at once, a gone one dropped at once', async t => {
+  const f = fixture(t)
+  f.task(2, 2, 5, { uts: 1 })
+  const w = new TaskWatch(f.root)
+  w.scan()
+  const v = w.version
+  w.scan()
+  t.equal(w.version, v, 'nothing changed, same version')
+  f.task(40, 40, 99000, { uts: 3 })
+  t.same(holdersOf(w, 'uts:3'), ['40/40'])
+  t.ok(w.version > v)
+  f.kill(40)
+  t.notOk(w.scan().has('uts:3'))
+})
+
+t.test('a young process is re-read every scan; an old one when the sweep reaches it', async t => {
+  const f = fixture(t)
+  f.uptime(1000) // 100000 ticks
+  f.task(10, 10, 10, { uts: 1 })
+  f.task(11, 11, 11, { uts: 1 })
+  f.task(12, 12, 11, { uts: 1 })
+  f.task(50, 50, 99900, { uts: 1 }) // one second old
+  const w = new TaskWatch(f.root, { sweepPerScan: 1, youngTicks: 300 })
+  w.scan()
+  f.setNs(50, 50, 'uts', 5) // as unshare(1) does right after starting
+  t.same(holdersOf(w, 'uts:5'), ['50/50'], 'young: seen on the next scan')
+  f.setNs(10, 10, 'uts', 6) // an old task moves late in life
+  let scans = 1
+  while (!w.scan().has('uts:6')) scans++
+  t.ok(scans <= 5, `old: seen within one sweep (${scans} scans)`)
+  t.same(holdersOf(w, 'uts:1'), ['11/11', '12/12'])
+})
+
+t.test('threads come and go; holders are capped, the oldest kept', async t => {
+  const f = fixture(t)
+  for (let i = 0; i < 5; i++) f.task(100, 100 + i, 100 + i, { ipc: 9 })
+  const w = new TaskWatch(f.root, { maxHolders: 2, youngTicks: 1e9 })
+  t.same(holdersOf(w, 'ipc:9'), ['100/100', '100/101'])
+  fs.rmSync(path.join(f.root, '100/task/100'), { recursive: true })
+  t.same(holdersOf(w, 'ipc:9'), ['100/101', '100/102'], 'a holder shown ends: the next one takes its place')
+  const v = w.version
+  fs.rmSync(path.join(f.root, '100/task/104'), { recursive: true })
+  w.scan()
+  t.equal(w.version, v, 'a holder not shown ends: nothing to publish')
+})
+
+t.test('a pid reused by a new process is told apart by its start time', async t => {
+  const f = fixture(t)
+  f.task(70, 70, 99950, { net: 1 })
+  const w = new TaskWatch(f.root)
+  w.scan()
+  f.kill(70)
+  f.task(70, 70, 99990, { net: 2 })
+  const found = w.scan()
+  t.notOk(found.has('net:1'))
+  t.same(found.get('net:2')?.holders, [{ kind: 'task', pid: 70, tid: 70, start: 99990 }])
+})
+
+t.test('a task whose links cannot be read holds nothing', async t => {
+  const f = fixture(t)
+  f.task(2, 2, 5, { uts: 1 })
+  f.task(80, 80, 99990, {})
+  const w = new TaskWatch(f.root)
+  t.same([...w.scan().keys()], ['uts:1'])
+})
