@@ -13,5 +13,6 @@ t.test('dirents carry their types', { skip: kernelSkipReason() }, async t => {
   t.ok(self?.isSymbolicLink(), '`user` is a symlink without an lstat')
   const child = dirents.find(d => d.name.startsWith('user-'))
   t.ok(child?.isDirectory(), 'a child user namespace is a directory without an lstat')
-  for (const d of dirents) t.ok(d.isSymbolicLink() || d.isDirectory(), `${d.name} has a known type`)
+  t.ok(dirents.find(d => d.name === '.nsfs.json')?.isFile(), 'the metadata file is a regular file')
+  for (const d of dirents) t.ok(d.isSymbolicLink() || d.isDirectory() || d.isFile(), `${d.name} has a known type`)
 })

@@ -36,6 +36,8 @@ let posted: Discovery | undefined
 // only delay the fresh one and hold memory.
 let inFlight = false
 let notBefore = 0
+// A rescan asked for (SIGHUP) is served even when nothing changed.
+let forced = false
 
 function loop (): void {
   timer = undefined
@@ -47,11 +49,13 @@ function loop (): void {
     port?.postMessage({ kind: 'fatal', message: err instanceof Error ? err.message : String(err) } satisfies ScanMessage)
     return
   }
-  // An unchanged host answers the same snapshot: nothing to send or rebuild.
-  if (discovery !== posted && !inFlight && started >= notBefore) {
+  // An unchanged host answers the same snapshot: nothing to send or rebuild,
+  // unless a rescan was asked for.
+  if ((discovery !== posted || forced) && !inFlight && started >= notBefore) {
     port?.postMessage({ kind: 'discovery', discovery } satisfies ScanMessage)
     posted = discovery
     inFlight = true
+    forced = false
   }
   // Scanning at most about a third of the time bounds the CPU it takes on a
   // large host, at the price of a longer interval there.
@@ -62,6 +66,7 @@ port.on('message', (req: ScanRequest) => {
   switch (req.kind) {
     case 'rescan':
       interval = req.intervalMs
+      forced = true
       // Scans are synchronous: between two of them a timer is pending.
       if (timer !== undefined) clearTimeout(timer)
       loop()

@@ -20,6 +20,8 @@ export class FakeProc {
   constructor (t: { teardown: (fn: () => void) => void }) {
     this.root = fs.mkdtempSync(path.join(os.tmpdir(), 'nsfs-fakeproc-'))
     t.teardown(() => fs.rmSync(this.root, { recursive: true, force: true }))
+    // Seconds since boot, for the task scanner's notion of a young process.
+    fs.writeFileSync(path.join(this.root, 'uptime'), '1000.00 0.00\n')
   }
 
   add (task: FakeTask): this {
