@@ -23,6 +23,8 @@ function openFds (): number {
 
 t.test('describes a namespace, its owner and parents, and closes what it opened', { skip }, async t => {
   const h = await startHolder(t, ['unshare', '--user', '--map-user=0', '--map-group=0', '--net', '--pid', '--fork'], { comm: 'unshare' })
+  // The forked child exists only once unshare(2) is done.
+  await waitFor('the forked child', () => fs.readFileSync(`/proc/${h.pid}/task/${h.pid}/children`, 'utf8').trim() || undefined)
   const d = new KernelDescriber()
   t.ok(d.hasNsGetId, 'Linux 6.18 has NS_GET_ID')
   const fds = openFds()
@@ -31,7 +33,6 @@ t.test('describes a namespace, its owner and parents, and closes what it opened'
   const user = d.describe(`/proc/${h.pid}/ns/user`, 'user', link('user')?.ino ?? 0, true)
   const initUser = d.describe('/proc/self/ns/user', 'user', readNsLink('/proc/self/ns/user')?.ino ?? 0, true)
   const pidLink = readNsLink(`/proc/${h.pid}/ns/pid_for_children`)
-  await waitFor('the forked child', () => fs.readFileSync(`/proc/${h.pid}/task/${h.pid}/children`, 'utf8').trim() || undefined)
   const pidNs = d.describe(`/proc/${h.pid}/ns/pid_for_children`, 'pid', pidLink?.ino ?? 0, true)
   t.equal(openFds(), fds, 'no fd left open')
   if (net === undefined || user === undefined || initUser === undefined || pidNs === undefined) throw new Error('not described')
