@@ -22,7 +22,7 @@ function openFds (): number {
 }
 
 t.test('describes a namespace, its owner and parents, and closes what it opened', { skip }, async t => {
-  const h = await startHolder(t, ['unshare', '--user', '--map-user=0', '--map-group=0', '--net', '--pid', '--fork'], { comm: 'unshare' })
+  const h = await startHolder(t, ['unshare', '--user', '--map-user=0', '--map-group=0', '--net', '--pid', '--fork', '--kill-child'], { comm: 'unshare' })
   // The forked child exists only once unshare(2) is done.
   await waitFor('the forked child', () => fs.readFileSync(`/proc/${h.pid}/task/${h.pid}/children`, 'utf8').trim() || undefined)
   const d = new KernelDescriber()
