@@ -100,12 +100,25 @@ async function daemon () {
 }
 
 // Wall seconds of a command with its output discarded.
-function timed (cmd, args, timeoutMs = 0) {
+// Runs a command to completion and times it. A command that fails (spawn
+// error, non-zero exit) is no timing: `failed` says why.
+function timed (cmd, args, timeoutMs = 0, okStatus = [0]) {
   const t0 = now()
-  const r = spawnSync(cmd, args, { stdio: 'ignore', timeout: timeoutMs || undefined, killSignal: 'SIGKILL' })
+  const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', timeout: timeoutMs || undefined, killSignal: 'SIGKILL' })
   const s = (now() - t0) / 1000
   if (r.error?.code === 'ETIMEDOUT' || r.signal === 'SIGKILL') return { seconds: s, timedOut: true }
+  if (r.error !== undefined || !okStatus.includes(r.status)) {
+    return { seconds: s, timedOut: false, failed: `${cmd} ${r.error?.message ?? `exited ${r.status}`}: ${(r.stderr ?? '').trim().split('\n')[0]}` }
+  }
   return { seconds: s, timedOut: false }
+}
+
+// The seconds of a command that must succeed (`okStatus`: ls -lR exits 1
+// for an entry that vanished while it listed).
+function mustTime (cmd, args, okStatus = [0]) {
+  const x = timed(cmd, args, 0, okStatus)
+  if (x.failed !== undefined) throw new Error(x.failed)
+  return x.seconds
 }
 
 function dropCaches () {
@@ -179,14 +192,16 @@ async function benchSize (n) {
   const lsns = []
   const lsnsStart = now()
   let lsnsTimedOut = false
+  let lsnsFailed
   while (lsns.length < RUNS) {
     const x = timed('lsns', [], LSNS_BUDGET * 1000)
+    if (x.failed !== undefined) { lsnsFailed = x.failed; break }
     if (x.timedOut) { lsnsTimedOut = true; lsns.push(x.seconds); break }
     lsns.push(x.seconds)
     if ((now() - lsnsStart) / 1000 + x.seconds > LSNS_BUDGET) break
   }
-  r.lsns = { runs: lsns, median: median(lsns), timedOut: lsnsTimedOut }
-  log(`N=${n}: lsns ${lsns.map(s => s.toFixed(2)).join(' ')} s${lsnsTimedOut ? ' (stopped at the budget)' : ''}`)
+  r.lsns = { runs: lsns, median: lsns.length > 0 ? median(lsns) : undefined, timedOut: lsnsTimedOut, failed: lsnsFailed }
+  log(`N=${n}: lsns ${lsnsFailed !== undefined ? `failed: ${lsnsFailed}` : `${lsns.map(s => s.toFixed(2)).join(' ')} s${lsnsTimedOut ? ' (stopped at the budget)' : ''}`}`)
 
   const d = await daemon()
   r.daemon = { mountSeconds: d.mountSeconds, firstScanMs: d.firstScanMs, namespaces: d.namespaces }
@@ -197,16 +212,16 @@ async function benchSize (n) {
   const cold = []
   for (let i = 0; i < RUNS; i++) {
     if (i > 0) { dropCaches(); await sleep(300) }
-    cold.push(timed('find', [d.mnt]).seconds)
+    cold.push(mustTime('find', [d.mnt]))
   }
   r.cold = { runs: cold, median: median(cold) }
   log(`N=${n}: cold find ${cold.map(s => s.toFixed(2)).join(' ')} s`)
 
   const warmStart = now()
-  const warmUp = timed('ls', ['-lR', d.mnt]).seconds
+  const warmUp = mustTime('ls', ['-lR', d.mnt], [0, 1])
   const warm = []
   while (warm.length < RUNS) {
-    warm.push(timed('ls', ['-lR', d.mnt]).seconds)
+    warm.push(mustTime('ls', ['-lR', d.mnt], [0, 1]))
     if ((now() - warmStart) / 1000 + warmUp > WARM_BUDGET) break
   }
   r.warm = { runs: warm, median: median(warm) }
@@ -253,7 +268,7 @@ async function benchSize (n) {
 }
 
 function rowsFor (r) {
-  const lsnsCell = `${fmt(r.lsns.median, 's')}${r.lsns.timedOut ? ' (≥: stopped at the budget)' : r.lsns.runs.length < r.runs ? ` (${r.lsns.runs.length} runs)` : ''}`
+  const lsnsCell = r.lsns.failed !== undefined ? 'lsns failed (see log)' : `${fmt(r.lsns.median, 's')}${r.lsns.timedOut ? ' (≥: stopped at the budget)' : r.lsns.runs.length < r.runs ? ` (${r.lsns.runs.length} runs)` : ''}`
   const ok = v => v === undefined ? '?' : v ? 'yes' : 'NO'
   // lsns stopped at its budget took longer: the ratios are upper bounds.
   const bound = r.lsns.timedOut ? '≤ ' : ''
