@@ -4,11 +4,12 @@ import { holderPath, NS_TYPES, nsKey, type Discovery, type Holder, type Namespac
 import type { NsDescriber, NsMeta } from '../kernel/describe.js'
 import type { Listns } from '../kernel/listns.js'
 import { readNsLink } from '../kernel/procfs.js'
-import { mergeFound, type Found } from './found.js'
-import { scanForChildren } from './from-children.js'
-import { scanFds } from './from-fds.js'
+import { foundOf, mergeFound, type Found } from './found.js'
+import { forChildrenOnly, readProcForChildren } from './from-children.js'
+import { readProcFds } from './from-fds.js'
 import { mountNamespaceTasks, scanMounts } from './from-mounts.js'
 import { holderTag } from './from-tasks.js'
+import { PerProcess } from './per-process.js'
 import { TaskWatch } from './task-watch.js'
 
 export class Discoverer {
@@ -16,6 +17,9 @@ export class Discoverer {
   // inode now, it may have been reused by another namespace.
   private previous = new Map<string, Set<string>>()
   private readonly tasks: TaskWatch
+  // Open fds and *_for_children links, re-read along with the tasks.
+  private readonly fds: PerProcess
+  private readonly forChildren: PerProcess
   // The last snapshot and what it was built from: when neither the task view
   // nor the other sources changed, the same snapshot is answered, so the
   // daemon has nothing to rebuild.
@@ -29,6 +33,8 @@ export class Discoverer {
     private readonly listns: Listns | undefined = undefined,
   ) {
     this.tasks = new TaskWatch(procRoot)
+    this.fds = new PerProcess(pid => readProcFds(procRoot, pid))
+    this.forChildren = new PerProcess(pid => readProcForChildren(procRoot, pid))
   }
 
   run (): Discovery {
@@ -38,9 +44,12 @@ export class Discoverer {
     // Tasks first (their handles outlive an fd or a mount most often), then
     // namespaces for future children, open fds, and bind mounts in every
     // mount namespace a task is in.
+    const isLive = (pid: number): boolean => this.tasks.has(pid)
+    this.fds.update([...this.tasks.reread].filter(pid => pid !== this.selfPid), isLive)
+    this.forChildren.update(this.tasks.reread, isLive)
     const others = mergeFound([
-      scanForChildren(this.procRoot, tasks),
-      scanFds(this.procRoot, this.selfPid),
+      forChildrenOnly(this.forChildren.sightings(), tasks),
+      foundOf(this.fds.sightings()),
       scanMounts(this.procRoot, mountNamespaceTasks(tasks), ownMnt),
     ])
     const othersTag = signature(others)

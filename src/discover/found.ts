@@ -4,6 +4,9 @@ import type { Holder, NsType } from '../model/namespace.js'
 
 export type Found = Map<string, { type: NsType, ino: number, holders: Holder[] }>
 
+// One holder of one namespace, as a per-process reader answers it.
+export interface Sighting { readonly type: NsType, readonly ino: number, readonly holder: Holder }
+
 export function addFound (found: Found, type: NsType, ino: number, holder: Holder): void {
   const k = `${type}:${ino}`
   const entry = found.get(k)
@@ -22,4 +25,11 @@ export function mergeFound (sources: readonly Found[]): Found {
     }
   }
   return out
+}
+
+// The sightings that `keep` accepts, as a Found.
+export function foundOf (sightings: Iterable<Sighting>, keep: (s: Sighting) => boolean = () => true): Found {
+  const found: Found = new Map()
+  for (const s of sightings) if (keep(s)) addFound(found, s.type, s.ino, s.holder)
+  return found
 }

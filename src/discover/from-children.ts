@@ -4,18 +4,26 @@
 // only this link holds it. Read per process (its main thread), and kept only
 // where it differs from every namespace the task scan found.
 import { listPids, readNsLink, readTaskStart } from '../kernel/procfs.js'
-import { addFound, type Found } from './found.js'
+import { foundOf, type Found, type Sighting } from './found.js'
+
+// One process's links, whether or not a task is in those namespaces.
+export function readProcForChildren (procRoot: string, pid: number): Sighting[] {
+  const out: Sighting[] = []
+  for (const type of ['pid', 'time'] as const) {
+    // ENOENT for a pid namespace whose first process is not forked yet.
+    const link = readNsLink(`${procRoot}/${pid}/ns/${type}_for_children`)
+    if (link === undefined || link.type !== type) continue
+    const start = readTaskStart(procRoot, pid, pid)
+    if (start !== undefined) out.push({ type, ino: link.ino, holder: { kind: 'for-children', pid, start } })
+  }
+  return out
+}
+
+// Those no task is in.
+export function forChildrenOnly (sightings: Iterable<Sighting>, tasks: Found): Found {
+  return foundOf(sightings, s => !tasks.has(`${s.type}:${s.ino}`))
+}
 
 export function scanForChildren (procRoot: string, tasks: Found): Found {
-  const found: Found = new Map()
-  for (const pid of listPids(procRoot)) {
-    for (const type of ['pid', 'time'] as const) {
-      // ENOENT for a pid namespace whose first process is not forked yet.
-      const link = readNsLink(`${procRoot}/${pid}/ns/${type}_for_children`)
-      if (link === undefined || link.type !== type || tasks.has(`${type}:${link.ino}`)) continue
-      const start = readTaskStart(procRoot, pid, pid)
-      if (start !== undefined) addFound(found, type, link.ino, { kind: 'for-children', pid, start })
-    }
-  }
-  return found
+  return forChildrenOnly(listPids(procRoot).flatMap(pid => readProcForChildren(procRoot, pid)), tasks)
 }

@@ -55,6 +55,9 @@ export class TaskWatch {
   private readonly dirty = new Set<string>()
   private sweep: number[] = []
   private readonly opts: TaskWatchOptions
+  // The processes the last scan read (all of them at the first), so other
+  // per-process sources can follow the same sweep.
+  readonly reread = new Set<number>()
 
   constructor (private readonly procRoot: string, opts: Partial<TaskWatchOptions> = {}) {
     this.opts = { ...TASK_WATCH_DEFAULTS, ...opts }
@@ -63,6 +66,7 @@ export class TaskWatch {
   // Brings the view up to date and answers it: `${type}:${ino}` → its
   // oldest holders. The map is this watch's own; read it before the next scan.
   scan (): TaskHolders {
+    this.reread.clear()
     const pids = listPids(this.procRoot)
     if (this.procs.size === 0) {
       this.readAll(pids)
@@ -94,6 +98,7 @@ export class TaskWatch {
   private readAll (pids: readonly number[]): void {
     const found: Array<{ pid: number, tasks: Map<number, Task> }> = []
     for (const pid of pids) {
+      this.reread.add(pid)
       const tasks = this.readTasks(pid)
       if (tasks !== undefined && tasks.size > 0) found.push({ pid, tasks })
     }
@@ -123,7 +128,13 @@ export class TaskWatch {
     return tasks
   }
 
+  // Whether `pid` is a process this watch knows.
+  has (pid: number): boolean {
+    return this.procs.has(pid)
+  }
+
   private readProc (pid: number): void {
+    this.reread.add(pid)
     const tasks = this.readTasks(pid)
     if (tasks === undefined || tasks.size === 0) {
       this.dropProc(pid)

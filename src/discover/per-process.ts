@@ -1,0 +1,24 @@
+// A per-process source kept in step with the task watch: a process's
+// answer is re-read only when the task watch re-read that process (new,
+// young, or its turn in the sweep) and dropped when it is gone, so fds and
+// *_for_children links cost what the incremental task scan costs.
+import type { Sighting } from './found.js'
+
+export class PerProcess {
+  private readonly byPid = new Map<number, readonly Sighting[]>()
+
+  constructor (private readonly read: (pid: number) => Sighting[]) {}
+
+  update (reread: Iterable<number>, isLive: (pid: number) => boolean): void {
+    for (const pid of this.byPid.keys()) if (!isLive(pid)) this.byPid.delete(pid)
+    for (const pid of reread) {
+      const found = this.read(pid)
+      if (found.length > 0) this.byPid.set(pid, found)
+      else this.byPid.delete(pid)
+    }
+  }
+
+  * sightings (): Iterable<Sighting> {
+    for (const list of this.byPid.values()) yield * list
+  }
+}
