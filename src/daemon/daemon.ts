@@ -105,9 +105,13 @@ export async function runDaemon (opts: DaemonOptions): Promise<number> {
   let tree: Tree | undefined
   let stop: (s: Stop) => void = () => {}
   const stopped = new Promise<Stop>(resolve => { stop = resolve })
-  const onStop = (signal: string) => (): void => stop({ kind: 'signal', signal })
-  process.once('SIGINT', onStop('SIGINT'))
-  process.once('SIGTERM', onStop('SIGTERM'))
+  // Kept until the end: Ctrl-C under `npm start` delivers SIGINT twice (from
+  // the terminal, and forwarded by npm), and a second one must not kill the
+  // daemon in the middle of unmounting.
+  const onSigint = (): void => stop({ kind: 'signal', signal: 'SIGINT' })
+  const onSigterm = (): void => stop({ kind: 'signal', signal: 'SIGTERM' })
+  process.on('SIGINT', onSigint)
+  process.on('SIGTERM', onSigterm)
 
   let firstScan: (t: Tree) => void = () => {}
   const ready = new Promise<Tree>(resolve => { firstScan = resolve })
@@ -190,6 +194,8 @@ export async function runDaemon (opts: DaemonOptions): Promise<number> {
   } finally {
     if (watch !== undefined) clearInterval(watch)
     process.off('SIGHUP', reload)
+    process.off('SIGINT', onSigint)
+    process.off('SIGTERM', onSigterm)
     if (mounted !== undefined) {
       try {
         await mounted.unmount()
