@@ -1,7 +1,7 @@
 import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
-import { scanForChildren } from '../src/discover/from-children.js'
+import { forChildrenOnly, readProcForChildren } from '../src/discover/from-children.js'
 import type { Found } from '../src/discover/found.js'
 import { FakeProc } from './lib/fixture.js'
 
@@ -20,7 +20,7 @@ t.test('pid and time namespaces for future children, when no task is in them', a
     ['pid:1', { type: 'pid', ino: 1, holders: [] }],
     ['time:2', { type: 'time', ino: 2, holders: [] }],
   ])
-  const found = scanForChildren(proc.root, tasks)
+  const found = forChildrenOnly([10, 20, 30].flatMap(pid => readProcForChildren(proc.root, pid)), tasks)
   t.same([...found.keys()].sort(), ['pid:6', 'time:5'], 'only those no task is in; a wrong type is ignored')
   t.same(found.get('time:5')?.holders, [{ kind: 'for-children', pid: 20, start: 200 }])
 })

@@ -1,5 +1,6 @@
 import t from 'tap'
-import { scanFds } from '../src/discover/from-fds.js'
+import { readProcFds } from '../src/discover/from-fds.js'
+import { foundOf } from '../src/discover/found.js'
 import { FakeProc } from './lib/fixture.js'
 
 t.test('nsfs fds are found by their readlink text alone', async t => {
@@ -8,7 +9,7 @@ t.test('nsfs fds are found by their readlink text alone', async t => {
     .add({ pid: 200, start: 600, fds: { 3: 'net:[4026532000]' } })
     .add({ pid: 300, start: 700, fds: { 7: 'net:[4026532999]' } })
     .add({ pid: 400, start: 800 })
-  const found = scanFds(proc.root, 300)
+  const found = foundOf([100, 200, 300, 400].flatMap(pid => readProcFds(proc.root, pid, 300)))
   t.same([...found.keys()].sort(), ['net:4026532000', 'user:4026532001'])
   t.same(found.get('net:4026532000')?.holders, [
     { kind: 'fd', pid: 100, fd: 3, start: 500 },

@@ -33,7 +33,7 @@ export class Discoverer {
     private readonly listns: Listns | undefined = undefined,
   ) {
     this.tasks = new TaskWatch(procRoot)
-    this.fds = new PerProcess(pid => readProcFds(procRoot, pid))
+    this.fds = new PerProcess(pid => readProcFds(procRoot, pid, selfPid))
     this.forChildren = new PerProcess(pid => readProcForChildren(procRoot, pid))
   }
 
@@ -45,7 +45,7 @@ export class Discoverer {
     // namespaces for future children, open fds, and bind mounts in every
     // mount namespace a task is in.
     const isLive = (pid: number): boolean => this.tasks.has(pid)
-    this.fds.update([...this.tasks.reread].filter(pid => pid !== this.selfPid), isLive)
+    this.fds.update(this.tasks.reread, isLive)
     this.forChildren.update(this.tasks.reread, isLive)
     const others = mergeFound([
       forChildrenOnly(this.forChildren.sightings(), tasks),

@@ -3,7 +3,7 @@
 // unshare(CLONE_NEWTIME) without a fork, no task is in that namespace yet and
 // only this link holds it. Read per process (its main thread), and kept only
 // where it differs from every namespace the task scan found.
-import { listPids, readNsLink, readTaskStart } from '../kernel/procfs.js'
+import { readNsLink, readTaskStart } from '../kernel/procfs.js'
 import { foundOf, type Found, type Sighting } from './found.js'
 
 // One process's links, whether or not a task is in those namespaces.
@@ -22,8 +22,4 @@ export function readProcForChildren (procRoot: string, pid: number): Sighting[] 
 // Those no task is in.
 export function forChildrenOnly (sightings: Iterable<Sighting>, tasks: Found): Found {
   return foundOf(sightings, s => !tasks.has(`${s.type}:${s.ino}`))
-}
-
-export function scanForChildren (procRoot: string, tasks: Found): Found {
-  return forChildrenOnly(listPids(procRoot).flatMap(pid => readProcForChildren(procRoot, pid)), tasks)
 }
