@@ -16,12 +16,9 @@ COPY tsconfig.json ./
 COPY src ./src
 RUN npx --no-install tsc -p .
 
-# Runtime stage: node, libfuse2 (fuse-native), fuse3 (fusermount), the
-# production dependencies and the compiled code; nothing else.
+# Runtime stage: node, the production dependencies and the compiled code;
+# nothing else (nsfs speaks FUSE to the kernel itself, without libfuse).
 FROM node:20-bookworm-slim
-RUN apt-get update \
- && apt-get install -y --no-install-recommends libfuse2 fuse3 \
- && rm -rf /var/lib/apt/lists/*
 WORKDIR /usr/lib/nsfs
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund \

@@ -93,11 +93,11 @@ t.test('its stages, played in scratch directories', async t => {
   const runtime = stages.at(-1) as Stage
   t.equal(runtime.image, 'node:20-bookworm-slim', 'slim runtime')
   t.ok(runtime.user === undefined || runtime.user === 'root', 'runs as root')
-  t.same(skipped.sort(), ['apt-get update', 'npm cache clean --force', 'rm -rf /var/lib/apt/lists/*'])
+  t.same(skipped.sort(), ['npm cache clean --force'])
 
   const app = path.join(runtime.root, 'usr/lib/nsfs')
   const modules = fs.readdirSync(path.join(app, 'node_modules'))
-  for (const dep of ['fuse-native', 'koffi', 'lru-cache', 'uuid']) t.ok(modules.includes(dep), `has ${dep}`)
+  for (const dep of ['koffi', 'lru-cache', 'uuid']) t.ok(modules.includes(dep), `has ${dep}`)
   for (const dev of ['typescript', 'tap', '@types', 'dockerfile-utils', 'kubernetes-models']) t.notOk(modules.includes(dev), `no ${dev}`)
   t.notOk(fs.existsSync(path.join(app, 'src')), 'no sources in the runtime')
 

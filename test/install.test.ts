@@ -41,7 +41,7 @@ t.test('install into DESTDIR and uninstall', async t => {
   t.ok(fs.existsSync(at('etc/nsfs/nsfs.conf')))
 
   const app = at('usr/lib/nsfs')
-  t.ok(fs.existsSync(path.join(app, 'node_modules/fuse-native')), 'production dependencies')
+  t.ok(fs.existsSync(path.join(app, 'node_modules/koffi')), 'production dependencies')
   t.notOk(fs.existsSync(path.join(app, 'node_modules/typescript')), 'no dev dependencies')
   t.notOk(fs.existsSync(path.join(app, 'node_modules/tap')))
   const help = spawnSync(process.execPath, [path.join(app, 'dist/cli/main.js'), 'help'], { encoding: 'utf8' })

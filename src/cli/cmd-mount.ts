@@ -38,7 +38,7 @@ options:
   --log-file FILE      with --daemon: where the daemon logs (default: the
                        journal under systemd, else RUN_DIR/<mountpoint>.log)
   --run-dir DIR        where status and pid files go (default ${DEFAULT_RUN_DIR})
-  --debug-fuse         let libfuse print every request
+  --debug-fuse         log every FUSE request and its answer
   -h, --help           show this text
 
 Later sources win: --config, then -o, then the other options.
@@ -130,7 +130,7 @@ exit status: 0 after a clean unmount (or, with --daemon, once mounted),
         configFile: o.config === undefined ? undefined : path.resolve(o.config),
         procRoot: '/proc',
         intervalMs: o.intervalMs ?? 200,
-        cacheSeconds: '0.2',
+        cacheSeconds: 10,
         debugFuse: values['debug-fuse'] === true,
         log,
         logLevel: level,
@@ -142,8 +142,8 @@ exit status: 0 after a clean unmount (or, with --daemon, once mounted),
       code = 1
     }
     done()
-    // fuse-native can leave a handle that holds the event loop after an
-    // unmount from outside; nothing is left to do, so do not wait for it.
+    // A mount detached while busy keeps the FUSE device reads pending, and
+    // they hold the event loop; nothing is left to do, so do not wait.
     setTimeout(() => process.exit(code), 200).unref()
     return code
   },

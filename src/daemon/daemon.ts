@@ -4,8 +4,8 @@
 import path from 'node:path'
 import { Scanner } from '../discover/scanner.js'
 import { NsfsError } from '../errors.js'
-import { mountFuse, type Mounted } from '../fuse/mount.js'
-import { makeOps } from '../fuse/ops.js'
+import { FuseOps } from '../fuse/ops.js'
+import { startSession, type Session } from '../fuse/session.js'
 import { resolveHandle } from '../kernel/handles.js'
 import { readMountinfo } from '../kernel/mountinfo.js'
 import { readBootId, readTaskStart } from '../kernel/procfs.js'
@@ -31,7 +31,9 @@ export interface DaemonOptions {
   configFile: string | undefined
   procRoot: string
   intervalMs: number
-  cacheSeconds: string
+  // Seconds the kernel may cache names, attributes and symlink targets;
+  // changes reach it as invalidations before that.
+  cacheSeconds: number
   debugFuse: boolean
   log: Logger
   logLevel: Level
@@ -121,6 +123,7 @@ export async function runDaemon (opts: DaemonOptions): Promise<number> {
       // The first scan also forgets names of namespaces that died while
       // no daemon ran.
       tree = names.build(d)
+      session?.invalidate()
       scans++
       log('debug', `scan: ${d.namespaces.size} namespaces in ${d.durationMs.toFixed(0)} ms, tree built in ${(performance.now() - started).toFixed(0)} ms`)
       firstScan(tree)
@@ -151,7 +154,7 @@ export async function runDaemon (opts: DaemonOptions): Promise<number> {
   }
   process.on('SIGHUP', reload)
 
-  let mounted: Mounted | undefined
+  let session: Session | undefined
   let watch: NodeJS.Timeout | undefined
   let code = 0
   try {
@@ -162,11 +165,14 @@ export async function runDaemon (opts: DaemonOptions): Promise<number> {
     }
     log('info', `first scan: ${first.discovery.namespaces.size} namespaces in ${first.discovery.durationMs.toFixed(0)} ms`)
     const vfs = new Vfs(() => tree ?? first, ns => resolveHandle(ns, opts.procRoot), plan => { tree = names.rename(tree ?? first, plan) })
-    mounted = await mountFuse(mountpoint, makeOps(vfs, log), { cacheSeconds: opts.cacheSeconds, debug: opts.debugFuse })
+    const ops = new FuseOps(vfs, () => tree ?? first, log, { seconds: opts.cacheSeconds })
+    session = await startSession(ops, { mountpoint, debug: opts.debugFuse, log })
+    void session.ended.then(() => stop({ kind: 'unmounted' }))
     isMounted = true
     const ours = readMountinfo().filter(m => m.mountPoint === mountpoint && m.fstype === 'fuse.nsfs').at(-1)
-    // Noticing an unmount from outside: the kernel tells fuse-native's thread,
-    // which tells us nothing, so look at the mount table.
+    // The kernel ends the connection when the mount goes; a lazy unmount
+    // (umount -l) while something still uses it does not, so the mount
+    // table is watched too.
     if (ours === undefined) throw new NsfsError('EIO', 'mounted, yet the mount table does not show it', { path: mountpoint })
     watch = setInterval(() => {
       if (!readMountinfo().some(m => m.mountId === ours.mountId)) stop({ kind: 'unmounted' })
@@ -183,7 +189,8 @@ export async function runDaemon (opts: DaemonOptions): Promise<number> {
       case 'unmounted':
         log('info', `${mountpoint} was unmounted; stopping`)
         isMounted = false
-        mounted = undefined
+        if (session !== undefined) await session.unmount().catch(() => {})
+        session = undefined
         break
       case 'fatal':
         throw why.err
@@ -196,9 +203,9 @@ export async function runDaemon (opts: DaemonOptions): Promise<number> {
     process.off('SIGHUP', reload)
     process.off('SIGINT', onSigint)
     process.off('SIGTERM', onSigterm)
-    if (mounted !== undefined) {
+    if (session !== undefined) {
       try {
-        await mounted.unmount()
+        await session.unmount()
         log('info', `unmounted ${mountpoint}`)
       } catch (err) {
         log('error', `unmount failed: ${mountpoint}: ${err instanceof Error ? err.message : String(err)}`)

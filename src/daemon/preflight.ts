@@ -5,6 +5,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { spawnSync } from 'node:child_process'
 import { NsfsError } from '../errors.js'
+import { detachMount } from '../kernel/fuse-mount.js'
 import { readMountinfo } from '../kernel/mountinfo.js'
 import type { Logger } from '../log.js'
 
@@ -24,11 +25,7 @@ export function checkFuseDevice (dev = '/dev/fuse'): void {
 
 // Lazily detaches a mount whose daemon is gone.
 export function detach (mountpoint: string): boolean {
-  for (const [cmd, args] of [['fusermount', ['-uz']], ['umount', ['-l']]] as const) {
-    const r = spawnSync(cmd, [...args, mountpoint], { stdio: 'ignore' })
-    if (r.status === 0) return true
-  }
-  return false
+  return detachMount(mountpoint)
 }
 
 // Whether the mountpoint is a FUSE mount whose daemon is gone (the kernel

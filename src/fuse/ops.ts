@@ -1,84 +1,380 @@
-// The complete FUSE operation table: each op calls the vfs and maps its
-// answer or error to what the kernel expects. Anything unexpected is logged
-// with its context and answered as EIO.
-import type { FuseOps } from 'fuse-native'
+// The FUSE requests, answered from the vfs: each names its node by id, which
+// the node table turns into a path in the current tree; each answer or
+// error becomes the reply the kernel expects. Anything unexpected is logged
+// with its context and answered as EIO. No /dev/fuse here: the session
+// (session.ts) reads requests and writes what this answers.
+import path from 'node:path'
 import { ERRNO, errnoCodeOf, NsfsError, type ErrnoCode } from '../errors.js'
 import type { Logger } from '../log.js'
-import type { Vfs } from '../vfs/vfs.js'
+import { METADATA_FILE } from '../model/metadata.js'
+import { holderPath, nsKey, type Holder, type NsType } from '../model/namespace.js'
+import { lookup, type DirNode, type Node, type Tree } from '../model/tree.js'
+import { nlinkOf, S_IFDIR, S_IFLNK, S_IFREG, type Attr, type Vfs } from '../vfs/vfs.js'
+import { NodeTable, ROOT_ID, type KnownNode } from './inodes.js'
+import {
+  attrOut, ENTRY_OUT_SIZE, entryOut, FATTR_SIZE, FOPEN_DIRECT_IO, invalEntry, invalInode, OP, openOut, packDirents, readName,
+  RENAME_NOREPLACE, statfsOut, type DirEntry, type Entry, type FuseAttr, type InHeader,
+} from './protocol.js'
 
-export function makeOps (vfs: Vfs, log: Logger): FuseOps {
-  const fail = (op: string, path: string, err: unknown): number => {
-    const code = errnoCodeOf(err)
-    if (!(err instanceof NsfsError)) log('error', `${op} ${path}: unexpected ${err instanceof Error ? err.stack ?? err.message : String(err)}`)
-    return -ERRNO[code]
+export interface CacheTimes {
+  // Seconds the kernel may keep names, attributes and symlink targets.
+  // Changes are pushed to it as invalidations, so this only bounds how
+  // long a missed one could last.
+  readonly seconds: number
+}
+
+// What the kernel gets back: a reply (errno 0 with an optional body, or an
+// errno), or nothing (FORGET, INTERRUPT).
+export type Answer =
+  | { readonly kind: 'ok', readonly body?: Buffer }
+  | { readonly kind: 'error', readonly errno: number }
+  | { readonly kind: 'none' }
+
+const OK: Answer = { kind: 'ok' }
+const NONE: Answer = { kind: 'none' }
+function fail (code: ErrnoCode): Answer {
+  return { kind: 'error', errno: ERRNO[code] }
+}
+
+// What a node stands for, whatever its name: a namespace's directory
+// (`d:`), a namespace's handle (`l:`), a directory's metadata file (`m:`).
+function identityOf (node: Node): string {
+  return `${node.kind === 'dir' ? 'd' : 'l'}:${nsKey(node.ns)}`
+}
+
+interface DirSnapshot {
+  readonly dir: bigint
+  readonly path: string
+  readonly names: readonly string[]
+}
+
+export class FuseOps {
+  readonly nodes: NodeTable
+  private readonly dirs = new Map<number, DirSnapshot>()
+  private nextDir = 1
+  // What each handle's answers came from: its namespace's first holder
+  // (the size in its attributes) and the holder behind the target the
+  // kernel may have cached. Either gone, the kernel must ask again.
+  private readonly shown = new Map<bigint, { first?: string, target?: string }>()
+  // Each directory's link count as last answered: it changes with its
+  // subdirectories.
+  private readonly nlinks = new Map<bigint, number>()
+
+  constructor (
+    private readonly vfs: Vfs,
+    private readonly tree: () => Tree,
+    private readonly log: Logger,
+    private readonly cache: CacheTimes,
+  ) {
+    this.nodes = new NodeTable(identityOf(tree().root))
   }
-  // Answers a synchronous vfs call through a fuse-native callback.
-  const answer = <T>(op: string, path: string, cb: (err: number, v?: T) => void, fn: () => T): void => {
-    let value: T
+
+  // Answers one request (its header and the bytes after it).
+  handle (h: InHeader, args: Buffer): Answer {
     try {
-      value = fn()
+      return this.dispatch(h, args)
     } catch (err) {
-      cb(fail(op, path, err))
-      return
+      const code = errnoCodeOf(err)
+      if (!(err instanceof NsfsError)) {
+        this.log('error', `FUSE opcode ${h.opcode} on node ${h.nodeid}: unexpected ${err instanceof Error ? err.stack ?? err.message : String(err)}`)
+      }
+      return fail(code)
     }
-    cb(0, value)
-  }
-  const refuse = (code: ErrnoCode) => (...args: unknown[]): void => {
-    const cb = args[args.length - 1] as (err: number) => void
-    cb(-ERRNO[code])
   }
 
-  return {
-    getattr: (path, cb) => answer('getattr', path, cb, () => vfs.getattr(path)),
-    // Names with their file types, so the kernel can fill d_type.
-    readdir: (path, cb) => {
-      let names: string[]
-      let modes: number[]
-      try {
-        names = vfs.readdir(path)
-        modes = vfs.readdirModes(path)
-      } catch (err) {
-        cb(fail('readdir', path, err))
-        return
+  private dispatch (h: InHeader, args: Buffer): Answer {
+    switch (h.opcode) {
+      case OP.LOOKUP: return { kind: 'ok', body: entryOut(this.lookup(h.nodeid, readName(args, 0).name)) }
+      case OP.FORGET:
+        this.forget(h.nodeid, Number(args.readBigUInt64LE(0)))
+        return NONE
+      case OP.BATCH_FORGET: {
+        const count = args.readUInt32LE(0)
+        for (let i = 0; i < count; i++) this.forget(args.readBigUInt64LE(8 + i * 16), Number(args.readBigUInt64LE(16 + i * 16)))
+        return NONE
       }
-      cb(0, names, modes.map(mode => ({ mode })))
-    },
-    readlink: (path, cb) => answer('readlink', path, cb, () => vfs.readlink(path)),
-    statfs: (path, cb) => answer('statfs', path, cb, () => vfs.statfs()),
-    // Only the metadata files are opened and read.
-    open: (path: string, flags: number, cb: (err: number, fh?: number) => void) => answer('open', path, cb, () => vfs.open(path, flags)),
-    read: (path: string, fh: number, buf: Buffer, len: number, pos: number, cb: (n: number) => void) => {
-      let n: number
-      try {
-        n = vfs.read(path, fh, len, pos).copy(buf)
-      } catch (err) {
-        n = fail('read', path, err)
+      case OP.GETATTR: {
+        const p = this.pathOf(h.nodeid)
+        return { kind: 'ok', body: attrOut(this.attrOf(h.nodeid, p, this.vfs.getattr(p)), this.validFor(p)) }
       }
-      cb(n)
-    },
-    release: (path: string, fh: number, cb: (err: number) => void) => answer('release', path, cb, () => vfs.release(fh)),
-    // Answered only once the new name is durable (vfs.rename saves it).
-    rename: (src: string, dest: string, cb: (err: number) => void) => answer('rename', src, cb, () => vfs.rename(src, dest)),
-    // Extended attributes: none exist, none may be set. ENOSYS makes the
-    // kernel stop asking (it answers EOPNOTSUPP itself from then on), which
-    // saves `ls -l` one round trip per entry.
-    getxattr: refuse('ENOSYS'),
-    listxattr: refuse('ENOSYS'),
-    setxattr: refuse('EROFS'),
-    removexattr: refuse('EROFS'),
-    // Nothing can be created, removed, written or changed, only renamed.
-    create: refuse('EROFS'),
-    mknod: refuse('EROFS'),
-    mkdir: refuse('EROFS'),
-    symlink: refuse('EROFS'),
-    link: refuse('EROFS'),
-    unlink: refuse('EROFS'),
-    rmdir: refuse('EROFS'),
-    write: refuse('EROFS'),
-    truncate: refuse('EROFS'),
-    ftruncate: refuse('EROFS'),
-    chmod: refuse('EPERM'),
-    chown: refuse('EPERM'),
-    utimens: refuse('EPERM'),
+      case OP.READLINK: {
+        const p = this.pathOf(h.nodeid)
+        const target = this.vfs.readlink(p)
+        const node = lookup(this.tree(), p)
+        const holder = node?.ns.holders.find(x => holderPath(x, node.ns.type) === target)
+        if (node !== undefined && holder !== undefined) this.showing(h.nodeid).target = holderSig(holder, node.ns.type)
+        return { kind: 'ok', body: Buffer.from(target) }
+      }
+      case OP.OPEN: {
+        const fh = this.vfs.open(this.pathOf(h.nodeid), args.readUInt32LE(0))
+        // Rendered once per open; direct_io, so a size the kernel cached
+        // never cuts a read short.
+        return { kind: 'ok', body: openOut(fh, FOPEN_DIRECT_IO) }
+      }
+      case OP.READ: {
+        const fh = Number(args.readBigUInt64LE(0))
+        const offset = Number(args.readBigUInt64LE(8))
+        const size = args.readUInt32LE(16)
+        return { kind: 'ok', body: this.vfs.read(this.pathOf(h.nodeid), fh, size, offset) }
+      }
+      case OP.RELEASE:
+        this.vfs.release(Number(args.readBigUInt64LE(0)))
+        return OK
+      case OP.OPENDIR: return { kind: 'ok', body: openOut(this.opendir(h.nodeid), 0) }
+      case OP.READDIR:
+      case OP.READDIRPLUS: {
+        const fh = Number(args.readBigUInt64LE(0))
+        const offset = Number(args.readBigUInt64LE(8))
+        const size = args.readUInt32LE(16)
+        return { kind: 'ok', body: this.readdir(fh, offset, size, h.opcode === OP.READDIRPLUS) }
+      }
+      case OP.RELEASEDIR:
+        this.dirs.delete(Number(args.readBigUInt64LE(0)))
+        return OK
+      case OP.STATFS: {
+        const s = this.vfs.statfs()
+        return { kind: 'ok', body: statfsOut({ ...s, namelen: s.namemax }) }
+      }
+      case OP.RENAME: return this.rename(h.nodeid, args.readBigUInt64LE(0), 0, args, 8)
+      case OP.RENAME2: return this.rename(h.nodeid, args.readBigUInt64LE(0), args.readUInt32LE(8), args, 16)
+      case OP.SETATTR:
+        // Truncating is writing; chmod, chown and utimens change what the
+        // kernel decides.
+        return fail((args.readUInt32LE(0) & FATTR_SIZE) !== 0 ? 'EROFS' : 'EPERM')
+      // Nothing can be created, removed or written, only renamed.
+      case OP.SYMLINK:
+      case OP.MKNOD:
+      case OP.MKDIR:
+      case OP.UNLINK:
+      case OP.RMDIR:
+      case OP.LINK:
+      case OP.CREATE:
+      case OP.TMPFILE:
+      case OP.WRITE:
+      case OP.FALLOCATE:
+      case OP.SETXATTR:
+      case OP.REMOVEXATTR:
+        return fail('EROFS')
+      case OP.FLUSH:
+        return OK
+      case OP.INTERRUPT:
+        // Every answer is given at once: nothing is left to interrupt.
+        return NONE
+      case OP.DESTROY:
+        return OK
+      default:
+        // GETXATTR and LISTXATTR among others: ENOSYS makes the kernel stop
+        // asking, and answer for us from then on (EOPNOTSUPP for xattrs).
+        return fail('ENOSYS')
+    }
   }
+
+  private validFor (p: string): number {
+    // A metadata file's size changes with every rendering.
+    return path.posix.basename(p) === METADATA_FILE ? 0 : this.cache.seconds
+  }
+
+  // The path of a node in the current tree; ENOENT once it no longer leads
+  // to what the node stands for.
+  pathOf (id: bigint): string {
+    const parts: string[] = []
+    let node = this.known(id)
+    while (node.id !== ROOT_ID) {
+      parts.push(node.name)
+      node = this.known(node.parent)
+    }
+    const p = `/${parts.reverse().join('/')}`
+    if (id === ROOT_ID) return p
+    const leaf = this.known(id)
+    const now = this.identityAt(p)
+    if (now !== leaf.identity) throw new NsfsError('ENOENT', 'no such namespace entry', { path: p })
+    return p
+  }
+
+  private known (id: bigint): KnownNode {
+    const node = this.nodes.get(id)
+    if (node === undefined) throw new NsfsError('ENOENT', `unknown FUSE node ${id}`)
+    return node
+  }
+
+  // What `p` leads to in the current tree, as a node identity.
+  private identityAt (p: string): string | undefined {
+    const tree = this.tree()
+    if (path.posix.basename(p) === METADATA_FILE) {
+      const dir = lookup(tree, path.posix.dirname(p))
+      return dir?.kind === 'dir' ? `m:${nsKey(dir.ns)}` : undefined
+    }
+    const node = lookup(tree, p)
+    return node === undefined ? undefined : identityOf(node)
+  }
+
+  private entry (parent: bigint, parentPath: string, name: string): Entry {
+    const p = path.posix.join(parentPath, name)
+    const attr = this.vfs.getattr(p)
+    const identity = this.identityAt(p)
+    if (identity === undefined) throw new NsfsError('ENOENT', 'no such namespace entry', { path: p })
+    const id = this.nodes.remember(identity, parent, name)
+    const valid = this.validFor(p)
+    return { nodeid: id, attr: this.attrOf(id, p, attr), entryValid: valid, attrValid: valid }
+  }
+
+  private lookup (parent: bigint, name: string): Entry {
+    return this.entry(parent, this.pathOf(parent), name)
+  }
+
+  private attrOf (id: bigint, p: string, a: Attr): FuseAttr {
+    if ((a.mode & S_IFMT) === S_IFDIR) this.nlinks.set(id, a.nlink)
+    if ((a.mode & S_IFMT) === S_IFLNK) {
+      const node = lookup(this.tree(), p)
+      const first = node?.ns.holders[0]
+      if (node !== undefined && first !== undefined) this.showing(id).first = holderSig(first, node.ns.type)
+    }
+    return { ino: id, size: a.size, mode: a.mode, nlink: a.nlink, uid: a.uid, gid: a.gid, timeMs: a.mtime.getTime() }
+  }
+
+  private forget (id: bigint, nlookup: number): void {
+    this.nodes.forget(id, nlookup)
+    if (this.nodes.get(id) !== undefined) return
+    this.shown.delete(id)
+    this.nlinks.delete(id)
+  }
+
+  private showing (id: bigint): { first?: string, target?: string } {
+    let s = this.shown.get(id)
+    if (s === undefined) {
+      s = {}
+      this.shown.set(id, s)
+    }
+    return s
+  }
+
+  // The listing is fixed at opendir, so offsets stay meaningful across the
+  // READDIR calls of one listing.
+  private opendir (id: bigint): number {
+    const p = this.pathOf(id)
+    const names = this.vfs.readdir(p)
+    while (this.dirs.has(this.nextDir) || this.nextDir === 0) this.nextDir = (this.nextDir + 1) >>> 0
+    const fh = this.nextDir
+    this.nextDir = (this.nextDir + 1) >>> 0
+    this.dirs.set(fh, { dir: id, path: p, names: ['.', '..', ...names] })
+    return fh
+  }
+
+  private readdir (fh: number, offset: number, size: number, plus: boolean): Buffer {
+    const snap = this.dirs.get(fh)
+    if (snap === undefined) throw new NsfsError('EBADF', 'no such open directory')
+    const entries: DirEntry[] = []
+    // About what fits in `size`; the rest waits for the next call.
+    let budget = size
+    for (let i = offset; i < snap.names.length && budget > 0; i++) {
+      const name = snap.names[i] as string
+      entries.push(this.dirent(snap, name, plus))
+      budget -= direntSize(name, plus)
+    }
+    const packed = packDirents(entries, offset, size, plus)
+    // READDIRPLUS entries that did not fit were not handed to the kernel.
+    for (const e of entries.slice(packed.count)) {
+      if (e.entry !== undefined && e.entry.nodeid !== 0n) this.forget(e.entry.nodeid, 1)
+    }
+    return packed.buf
+  }
+
+  private dirent (snap: DirSnapshot, name: string, plus: boolean): DirEntry {
+    if (name === '.' || name === '..') return { name, ino: snap.dir, type: S_IFDIR >> 12 }
+    const p = path.posix.join(snap.path, name)
+    if (!plus) {
+      const identity = this.identityAt(p)
+      const mode = identity?.startsWith('d:') === true ? S_IFDIR : identity?.startsWith('m:') === true ? S_IFREG : S_IFLNK
+      return { name, ino: (identity === undefined ? undefined : this.nodes.idOf(identity)) ?? ROOT_ID, type: mode >> 12 }
+    }
+    try {
+      const entry = this.entry(snap.dir, snap.path, name)
+      return { name, ino: entry.nodeid, type: (entry.attr.mode & S_IFMT) >> 12, entry }
+    } catch (err) {
+      // Gone since opendir: listed without a node (the kernel links none),
+      // and a later lookup hears ENOENT.
+      if (errnoCodeOf(err) !== 'ENOENT') throw err
+      return { name, ino: ROOT_ID, type: 0, entry: { nodeid: 0n, attr: EMPTY_ATTR, entryValid: 0, attrValid: 0 } }
+    }
+  }
+
+  private rename (dir: bigint, newDir: bigint, flags: number, args: Buffer, at: number): Answer {
+    // RENAME_EXCHANGE and RENAME_WHITEOUT swap or leave behind entries;
+    // neither means anything here. NOREPLACE is what every rename does.
+    if ((flags & ~RENAME_NOREPLACE) !== 0) return fail('EINVAL')
+    const from = readName(args, at)
+    const to = readName(args, from.next)
+    const srcDir = this.pathOf(dir)
+    const destDir = this.pathOf(newDir)
+    this.vfs.rename(path.posix.join(srcDir, from.name), path.posix.join(destDir, to.name))
+    const moved = this.nodes.childrenIn(dir).get(from.name)
+    if (moved !== undefined) this.nodes.moved(moved, newDir, to.name)
+    return OK
+  }
+
+  // The notifications that bring the kernel's caches in line with the
+  // current tree: names that lead elsewhere now or nowhere, symlinks whose
+  // target's holder is gone, directories whose link count changed.
+  invalidations (): Buffer[] {
+    const out: Buffer[] = []
+    const tree = this.tree()
+    const dirChanged = (id: bigint, dir: DirNode): void => {
+      const was = this.nlinks.get(id)
+      if (was !== undefined && was !== nlinkOf(dir)) {
+        this.nlinks.delete(id)
+        out.push(invalInode(id))
+      }
+    }
+    dirChanged(ROOT_ID, tree.root)
+    for (const parentId of [...this.nodes.parents()]) {
+      const dir = this.dirAt(parentId)
+      for (const [name, child] of this.nodes.childrenIn(parentId)) {
+        if (dir === undefined) {
+          out.push(invalEntry(parentId, name))
+          continue
+        }
+        if (name === METADATA_FILE) continue
+        const now = dir.entries.get(name)
+        if (now === undefined || identityOf(now) !== child.identity) {
+          out.push(invalEntry(parentId, name))
+          continue
+        }
+        if (now.kind === 'dir') {
+          dirChanged(child.id, now)
+          continue
+        }
+        const shown = this.shown.get(child.id)
+        if (shown === undefined) continue
+        const first = now.ns.holders[0]
+        const firstGone = shown.first !== undefined && (first === undefined || holderSig(first, now.ns.type) !== shown.first)
+        const targetGone = shown.target !== undefined && !now.ns.holders.some(h => holderSig(h, now.ns.type) === shown.target)
+        if (firstGone || targetGone) {
+          this.shown.delete(child.id)
+          out.push(invalInode(child.id))
+        }
+      }
+    }
+    return out
+  }
+
+  private dirAt (id: bigint): DirNode | undefined {
+    try {
+      const node = lookup(this.tree(), this.pathOf(id))
+      return node?.kind === 'dir' ? node : undefined
+    } catch {
+      return undefined
+    }
+  }
+}
+
+const S_IFMT = 0o170000
+const EMPTY_ATTR: FuseAttr = { ino: 0n, size: 0, mode: 0, nlink: 0, uid: 0, gid: 0, timeMs: 0 }
+
+// A holder as the path it opens through and the start time of its task.
+function holderSig (h: Holder, type: NsType): string {
+  return `${h.start} ${holderPath(h, type)}`
+}
+
+function direntSize (name: string, plus: boolean): number {
+  return (plus ? ENTRY_OUT_SIZE : 0) + 24 + ((Buffer.byteLength(name) + 7) & ~7)
 }

@@ -1,8 +1,5 @@
-// The nsfs ioctls (linux/nsfs.h), called through koffi. This module and
-// procfs.ts are the only places that talk to the kernel.
-import koffi from 'koffi'
-import { NsfsError, type ErrnoCode, isErrnoCode } from '../errors.js'
-import os from 'node:os'
+// The nsfs ioctls (linux/nsfs.h), called through koffi.
+import { libc, syscallFailed as fail } from './libc.js'
 
 const NSIO = 0xb7
 const IOC_READ = 2
@@ -17,20 +14,9 @@ export const NS_GET_NSTYPE = io(0x3)
 export const NS_GET_OWNER_UID = io(0x4)
 export const NS_GET_ID = ior(13, 8)
 
-const libc = koffi.load('libc.so.6')
 const ioctlPtr = libc.func('ioctl', 'int', ['int', 'unsigned long', 'void *'])
 const ioctlInt = libc.func('ioctl', 'int', ['int', 'unsigned long', 'unsigned long'])
 const closeRaw = libc.func('int close(int fd)')
-
-const errnoNames = new Map<number, string>(
-  Object.entries(os.constants.errno).map(([name, n]) => [n, name]))
-
-function fail (syscall: string, path: string): never {
-  const errno = koffi.errno()
-  const name = errnoNames.get(errno) ?? 'EIO'
-  const code: ErrnoCode = isErrnoCode(name) ? name : 'EIO'
-  throw new NsfsError(code, `${syscall} failed (${name})`, { path, syscall })
-}
 
 // `path` in these helpers only names the fd in error messages.
 export function nsGetId (fd: number, path: string): bigint {

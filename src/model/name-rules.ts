@@ -30,6 +30,7 @@ export function badNameReason (name: string): string | undefined {
 }
 
 export function checkName (name: string, path?: string): void {
+  if (Buffer.byteLength(name) > NAME_MAX) throw new NsfsError('ENAMETOOLONG', `the name is longer than ${NAME_MAX} bytes`, { path })
   const reason = badNameReason(name)
   if (reason !== undefined) throw new NsfsError('EINVAL', reason, { path })
 }

@@ -51,7 +51,7 @@ export class OpenFiles {
   private next = 1
 
   add (content: Buffer): number {
-    // Handle numbers are never 0: fuse-native reads 0 as "no handle".
+    // Never 0: a handle of 0 is what a request without one carries.
     while (this.open.has(this.next) || this.next === 0) this.next = (this.next + 1) >>> 0
     const fh = this.next
     this.open.set(fh, content)

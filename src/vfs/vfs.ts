@@ -11,6 +11,14 @@ export const S_IFDIR = 0o040000
 export const S_IFLNK = 0o120000
 export const S_IFREG = 0o100000
 
+// A directory's link count: itself, its entry in the parent, and each
+// subdirectory's `..`.
+export function nlinkOf (dir: DirNode): number {
+  let subdirs = 0
+  for (const e of dir.entries.values()) if (e.kind === 'dir') subdirs++
+  return 2 + subdirs
+}
+
 export interface Attr {
   mode: number
   uid: number
@@ -77,11 +85,8 @@ export class Vfs {
     const node = this.node(path)
     const time = new Date(node.firstSeen)
     switch (node.kind) {
-      case 'dir': {
-        let subdirs = 0
-        for (const e of node.entries.values()) if (e.kind === 'dir') subdirs++
-        return { mode: S_IFDIR | 0o755, uid: node.ns.ownerUid ?? 0, gid: 0, size: 0, nlink: 2 + subdirs, mtime: time, atime: time, ctime: time }
-      }
+      case 'dir':
+        return { mode: S_IFDIR | 0o755, uid: node.ns.ownerUid ?? 0, gid: 0, size: 0, nlink: nlinkOf(node), mtime: time, atime: time, ctime: time }
       case 'link': {
         const first = node.ns.holders[0]
         const size = first === undefined ? 0 : Buffer.byteLength(holderPath(first, node.ns.type))

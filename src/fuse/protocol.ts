@@ -1,0 +1,296 @@
+// The FUSE kernel protocol (linux/fuse.h), the part nsfs speaks: request
+// headers and arguments in, replies and notifications out. Pure encoding, so
+// tests can drive it without /dev/fuse.
+
+// We ask for 7.31 (kernel 5.4+), which has everything used here: READDIRPLUS,
+// FUSE_CACHE_SYMLINKS and FUSE_MAX_PAGES. The kernel answers with its own
+// minor, and the lower of the two applies.
+export const FUSE_KERNEL_VERSION = 7
+export const FUSE_KERNEL_MINOR_VERSION = 31
+
+export const OP = {
+  LOOKUP: 1,
+  FORGET: 2,
+  GETATTR: 3,
+  SETATTR: 4,
+  READLINK: 5,
+  SYMLINK: 6,
+  MKNOD: 8,
+  MKDIR: 9,
+  UNLINK: 10,
+  RMDIR: 11,
+  RENAME: 12,
+  LINK: 13,
+  OPEN: 14,
+  READ: 15,
+  WRITE: 16,
+  STATFS: 17,
+  RELEASE: 18,
+  FSYNC: 20,
+  SETXATTR: 21,
+  GETXATTR: 22,
+  LISTXATTR: 23,
+  REMOVEXATTR: 24,
+  FLUSH: 25,
+  INIT: 26,
+  OPENDIR: 27,
+  READDIR: 28,
+  RELEASEDIR: 29,
+  FSYNCDIR: 30,
+  ACCESS: 34,
+  CREATE: 35,
+  INTERRUPT: 36,
+  DESTROY: 38,
+  BATCH_FORGET: 42,
+  FALLOCATE: 43,
+  READDIRPLUS: 44,
+  RENAME2: 45,
+  TMPFILE: 51,
+} as const
+
+// INIT flags we may ask for.
+export const FUSE_ASYNC_READ = 1 << 0
+export const FUSE_DO_READDIRPLUS = 1 << 13
+export const FUSE_PARALLEL_DIROPS = 1 << 18
+export const FUSE_MAX_PAGES = 1 << 22
+export const FUSE_CACHE_SYMLINKS = 1 << 23
+
+export const FOPEN_DIRECT_IO = 1 << 0
+
+export const FATTR_SIZE = 1 << 3
+
+export const RENAME_NOREPLACE = 1 << 0
+
+export const NOTIFY_INVAL_INODE = 2
+export const NOTIFY_INVAL_ENTRY = 3
+
+export const IN_HEADER_SIZE = 40
+export const OUT_HEADER_SIZE = 16
+const ATTR_SIZE = 88
+export const ENTRY_OUT_SIZE = 40 + ATTR_SIZE
+const DIRENT_HEADER = 24
+
+export interface InHeader {
+  readonly len: number
+  readonly opcode: number
+  readonly unique: bigint
+  readonly nodeid: bigint
+  readonly uid: number
+  readonly gid: number
+  readonly pid: number
+}
+
+export function readInHeader (buf: Buffer): InHeader {
+  return {
+    len: buf.readUInt32LE(0),
+    opcode: buf.readUInt32LE(4),
+    unique: buf.readBigUInt64LE(8),
+    nodeid: buf.readBigUInt64LE(16),
+    uid: buf.readUInt32LE(24),
+    gid: buf.readUInt32LE(28),
+    pid: buf.readUInt32LE(32),
+  }
+}
+
+// A NUL-terminated name in a request's arguments, and where the next begins.
+export function readName (buf: Buffer, start: number): { name: string, next: number } {
+  const end = buf.indexOf(0, start)
+  const stop = end < 0 ? buf.length : end
+  return { name: buf.toString('utf8', start, stop), next: stop + 1 }
+}
+
+// What the kernel caches of a node: struct fuse_attr.
+export interface FuseAttr {
+  readonly ino: bigint
+  readonly size: number
+  readonly mode: number
+  readonly nlink: number
+  readonly uid: number
+  readonly gid: number
+  // Milliseconds since the epoch, for atime, mtime and ctime alike.
+  readonly timeMs: number
+}
+
+function writeAttr (buf: Buffer, off: number, a: FuseAttr): void {
+  const sec = BigInt(Math.floor(a.timeMs / 1000))
+  const nsec = Math.floor(a.timeMs % 1000) * 1_000_000
+  buf.writeBigUInt64LE(a.ino, off)
+  buf.writeBigUInt64LE(BigInt(a.size), off + 8)
+  buf.writeBigUInt64LE(BigInt(Math.ceil(a.size / 512)), off + 16)
+  buf.writeBigUInt64LE(sec, off + 24)
+  buf.writeBigUInt64LE(sec, off + 32)
+  buf.writeBigUInt64LE(sec, off + 40)
+  buf.writeUInt32LE(nsec, off + 48)
+  buf.writeUInt32LE(nsec, off + 52)
+  buf.writeUInt32LE(nsec, off + 56)
+  buf.writeUInt32LE(a.mode, off + 60)
+  buf.writeUInt32LE(a.nlink, off + 64)
+  buf.writeUInt32LE(a.uid, off + 68)
+  buf.writeUInt32LE(a.gid, off + 72)
+  buf.writeUInt32LE(0, off + 76) // rdev
+  buf.writeUInt32LE(4096, off + 80) // blksize
+  buf.writeUInt32LE(0, off + 84) // flags
+}
+
+// Validity in seconds, split as the kernel wants it.
+function writeValid (buf: Buffer, secOff: number, nsecOff: number, seconds: number): void {
+  buf.writeBigUInt64LE(BigInt(Math.floor(seconds)), secOff)
+  buf.writeUInt32LE(Math.round((seconds % 1) * 1e9), nsecOff)
+}
+
+export interface Entry {
+  readonly nodeid: bigint
+  readonly attr: FuseAttr
+  readonly entryValid: number
+  readonly attrValid: number
+}
+
+// struct fuse_entry_out.
+export function writeEntry (buf: Buffer, off: number, e: Entry): void {
+  buf.writeBigUInt64LE(e.nodeid, off)
+  buf.writeBigUInt64LE(0n, off + 8) // generation: node ids are never reused
+  writeValid(buf, off + 16, off + 32, e.entryValid)
+  writeValid(buf, off + 24, off + 36, e.attrValid)
+  writeAttr(buf, off + 40, e.attr)
+}
+
+export function entryOut (e: Entry): Buffer {
+  const buf = Buffer.alloc(ENTRY_OUT_SIZE)
+  writeEntry(buf, 0, e)
+  return buf
+}
+
+// struct fuse_attr_out.
+export function attrOut (attr: FuseAttr, valid: number): Buffer {
+  const buf = Buffer.alloc(16 + ATTR_SIZE)
+  writeValid(buf, 0, 8, valid)
+  writeAttr(buf, 16, attr)
+  return buf
+}
+
+// struct fuse_open_out.
+export function openOut (fh: number, openFlags: number): Buffer {
+  const buf = Buffer.alloc(16)
+  buf.writeBigUInt64LE(BigInt(fh), 0)
+  buf.writeUInt32LE(openFlags, 8)
+  return buf
+}
+
+// struct fuse_statfs_out (struct fuse_kstatfs).
+export function statfsOut (s: { blocks: number, bfree: number, bavail: number, files: number, ffree: number, bsize: number, namelen: number, frsize: number }): Buffer {
+  const buf = Buffer.alloc(80)
+  buf.writeBigUInt64LE(BigInt(s.blocks), 0)
+  buf.writeBigUInt64LE(BigInt(s.bfree), 8)
+  buf.writeBigUInt64LE(BigInt(s.bavail), 16)
+  buf.writeBigUInt64LE(BigInt(s.files), 24)
+  buf.writeBigUInt64LE(BigInt(s.ffree), 32)
+  buf.writeUInt32LE(s.bsize, 40)
+  buf.writeUInt32LE(s.namelen, 44)
+  buf.writeUInt32LE(s.frsize, 48)
+  return buf
+}
+
+export interface InitIn {
+  readonly major: number
+  readonly minor: number
+  readonly maxReadahead: number
+  readonly flags: number
+}
+
+export function readInit (args: Buffer): InitIn {
+  return { major: args.readUInt32LE(0), minor: args.readUInt32LE(4), maxReadahead: args.readUInt32LE(8), flags: args.readUInt32LE(12) }
+}
+
+// struct fuse_init_out, at the size of protocol 7.23+.
+export function initOut (o: { minor: number, maxReadahead: number, flags: number, maxWrite: number, maxPages: number }): Buffer {
+  const buf = Buffer.alloc(64)
+  buf.writeUInt32LE(FUSE_KERNEL_VERSION, 0)
+  buf.writeUInt32LE(o.minor, 4)
+  buf.writeUInt32LE(o.maxReadahead, 8)
+  buf.writeUInt32LE(o.flags >>> 0, 12)
+  buf.writeUInt16LE(16, 16) // max_background
+  buf.writeUInt16LE(12, 18) // congestion_threshold
+  buf.writeUInt32LE(o.maxWrite, 20)
+  buf.writeUInt32LE(1, 24) // time_gran: nanoseconds
+  buf.writeUInt16LE(o.maxPages, 28)
+  return buf
+}
+
+// A reply: the header, then the body (none for an error).
+export function reply (unique: bigint, error: number, body?: Buffer): Buffer {
+  const len = OUT_HEADER_SIZE + (body?.length ?? 0)
+  const buf = Buffer.alloc(len)
+  buf.writeUInt32LE(len, 0)
+  buf.writeInt32LE(error, 4)
+  buf.writeBigUInt64LE(unique, 8)
+  body?.copy(buf, OUT_HEADER_SIZE)
+  return buf
+}
+
+// A directory entry as readdir(3) will see it; `entry` is given for
+// READDIRPLUS, which also hands the kernel the entry's node and attributes.
+export interface DirEntry {
+  readonly name: string
+  readonly ino: bigint
+  // DT_* type: S_IFMT bits >> 12.
+  readonly type: number
+  readonly entry?: Entry
+}
+
+function align8 (n: number): number {
+  return (n + 7) & ~7
+}
+
+// Packs as many entries as fit in `size` bytes (struct fuse_dirent or
+// fuse_direntplus). The first is at offset `first` of the listing, and each
+// record's offset is that of the next, so a later call resumes there.
+// Answers the bytes and how many entries went in.
+export function packDirents (entries: readonly DirEntry[], first: number, size: number, plus: boolean): { buf: Buffer, count: number } {
+  const parts: Buffer[] = []
+  let used = 0
+  let i = 0
+  for (; i < entries.length; i++) {
+    const e = entries[i] as DirEntry
+    const nameLen = Buffer.byteLength(e.name)
+    const head = plus ? ENTRY_OUT_SIZE : 0
+    const recLen = align8(head + DIRENT_HEADER + nameLen)
+    if (used + recLen > size) break
+    const rec = Buffer.alloc(recLen)
+    if (plus && e.entry !== undefined) writeEntry(rec, 0, e.entry)
+    rec.writeBigUInt64LE(e.ino, head)
+    rec.writeBigUInt64LE(BigInt(first + i + 1), head + 8)
+    rec.writeUInt32LE(nameLen, head + 16)
+    rec.writeUInt32LE(e.type, head + 20)
+    rec.write(e.name, head + DIRENT_HEADER, 'utf8')
+    parts.push(rec)
+    used += recLen
+  }
+  return { buf: Buffer.concat(parts, used), count: i }
+}
+
+// FUSE_NOTIFY_INVAL_ENTRY: the kernel forgets the dentry `name` in `parent`.
+export function invalEntry (parent: bigint, name: string): Buffer {
+  const nameLen = Buffer.byteLength(name)
+  const len = OUT_HEADER_SIZE + 16 + nameLen + 1
+  const buf = Buffer.alloc(len)
+  buf.writeUInt32LE(len, 0)
+  buf.writeInt32LE(NOTIFY_INVAL_ENTRY, 4)
+  buf.writeBigUInt64LE(0n, 8)
+  buf.writeBigUInt64LE(parent, 16)
+  buf.writeUInt32LE(nameLen, 24)
+  buf.write(name, 32, 'utf8')
+  return buf
+}
+
+// FUSE_NOTIFY_INVAL_INODE: the kernel drops the node's cached attributes
+// and content (a symlink's target, a directory's pages).
+export function invalInode (nodeid: bigint): Buffer {
+  const buf = Buffer.alloc(OUT_HEADER_SIZE + 24)
+  buf.writeUInt32LE(buf.length, 0)
+  buf.writeInt32LE(NOTIFY_INVAL_INODE, 4)
+  buf.writeBigUInt64LE(0n, 8)
+  buf.writeBigUInt64LE(nodeid, 16)
+  buf.writeBigInt64LE(0n, 24)
+  buf.writeBigInt64LE(0n, 32)
+  return buf
+}

@@ -1,0 +1,62 @@
+// Mounting a FUSE filesystem ourselves, as root: open /dev/fuse, mount(2)
+// with that fd, umount2(2) at the end. No libfuse and no fusermount.
+import fs from 'node:fs'
+import { NsfsError } from '../errors.js'
+import { libc, syscallFailed } from './libc.js'
+
+const mountRaw = libc.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)')
+const umount2Raw = libc.func('int umount2(const char *target, int flags)')
+
+const MS_NOSUID = 2
+const MS_NODEV = 4
+const MNT_DETACH = 2
+
+export interface FuseMountSpec {
+  readonly mountpoint: string
+  // What findmnt shows: source `fsname`, type `fuse.${subtype}`.
+  readonly fsname: string
+  readonly subtype: string
+}
+
+// Opens the device and mounts it at the mountpoint; answers the device fd,
+// on which the kernel's INIT request is already waiting.
+export function mountFuseDevice (spec: FuseMountSpec, device = '/dev/fuse'): number {
+  let fd: number
+  try {
+    fd = fs.openSync(device, 'r+')
+  } catch (err) {
+    throw new NsfsError('ENODEV', 'cannot open the FUSE device', { path: device, cause: err })
+  }
+  // The options of the fuse filesystem type itself (fs/fuse/inode.c).
+  // allow_other: everyone may look (the kernel still checks each entry's
+  // mode, default_permissions); the /proc paths behind the handles decide
+  // who may open what.
+  const data = `fd=${fd},rootmode=40000,user_id=0,group_id=0,allow_other,default_permissions`
+  if (mountRaw(spec.fsname, spec.mountpoint, `fuse.${spec.subtype}`, MS_NOSUID | MS_NODEV, data) !== 0) {
+    try {
+      syscallFailed('mount', spec.mountpoint)
+    } finally {
+      fs.closeSync(fd)
+    }
+  }
+  return fd
+}
+
+// Detaches a mount lazily (umount -l): what a stale mount, whose daemon is
+// gone, needs.
+export function detachMount (mountpoint: string): boolean {
+  return umount2Raw(mountpoint, MNT_DETACH) === 0
+}
+
+// Unmounts; a busy mount is detached instead (it goes away once its users
+// leave). Answers whether it had to detach.
+export function unmountFuse (mountpoint: string): 'unmounted' | 'detached' {
+  if (umount2Raw(mountpoint, 0) === 0) return 'unmounted'
+  try {
+    syscallFailed('umount2', mountpoint)
+  } catch (err) {
+    if (!(err instanceof NsfsError) || err.code !== 'EBUSY') throw err
+  }
+  if (umount2Raw(mountpoint, MNT_DETACH) !== 0) syscallFailed('umount2(MNT_DETACH)', mountpoint)
+  return 'detached'
+}

@@ -1,0 +1,193 @@
+import t from 'tap'
+import { FuseOps, type Answer } from '../src/fuse/ops.js'
+import { ROOT_ID } from '../src/fuse/inodes.js'
+import { ENTRY_OUT_SIZE, FATTR_SIZE, IN_HEADER_SIZE, OP, OUT_HEADER_SIZE, packDirents, readInHeader, reply } from '../src/fuse/protocol.js'
+import { METADATA_FILE } from '../src/model/metadata.js'
+import { nsKey, type Namespace } from '../src/model/namespace.js'
+import { TreeBuilder, type Tree } from '../src/model/tree.js'
+import { Vfs } from '../src/vfs/vfs.js'
+import { discovery, ns, task } from './lib/snapshot.js'
+
+const root = ns('user', 1, { ownerUid: 0, holders: [task(2, 2, 0)] })
+const child = ns('user', 3, { owner: nsKey(root), parent: nsKey(root), ownerUid: 1000, holders: [task(40)] })
+const net = ns('net', 4, { owner: nsKey(child), holders: [task(40, 41), task(50)] })
+const ipc = ns('ipc', 5, { owner: nsKey(root), holders: [task(77)] })
+const builder = new TreeBuilder(Buffer.from('aa', 'hex'))
+let tree: Tree = builder.build(discovery(root, [child, net, ipc]))
+const path = (n: Namespace): string => `/proc/${n.holders[0]?.kind === 'task' ? n.holders[0].tid : 0}/ns/${n.type}`
+const logged: string[] = []
+let renamed: string[] = []
+const vfs = new Vfs(() => tree, n => n.type === 'uts' ? undefined : path(n), plan => {
+  if (plan.kind === 'set' && plan.name === 'boom') throw new Error('disk on fire')
+  renamed.push(plan.kind === 'none' ? '' : plan.name)
+})
+const ops = new FuseOps(vfs, () => tree, (level, msg) => logged.push(`${level}: ${msg}`), { seconds: 5 })
+
+let unique = 1n
+function call (opcode: number, nodeid: bigint, args: Buffer = Buffer.alloc(0)): Answer {
+  const head = Buffer.alloc(IN_HEADER_SIZE)
+  head.writeUInt32LE(IN_HEADER_SIZE + args.length, 0)
+  head.writeUInt32LE(opcode, 4)
+  head.writeBigUInt64LE(unique++, 8)
+  head.writeBigUInt64LE(nodeid, 16)
+  const req = Buffer.concat([head, args])
+  return ops.handle(readInHeader(req), req.subarray(IN_HEADER_SIZE))
+}
+function body (a: Answer): Buffer {
+  if (a.kind !== 'ok' || a.body === undefined) throw new Error(`expected a reply body, got ${JSON.stringify(a)}`)
+  return a.body
+}
+const name = (s: string): Buffer => Buffer.from(`${s}\0`)
+const u64 = (...ns: Array<number | bigint>): Buffer => {
+  const b = Buffer.alloc(8 * ns.length)
+  ns.forEach((n, i) => b.writeBigUInt64LE(BigInt(n), i * 8))
+  return b
+}
+const readIn = (fh: number, offset: number, size: number): Buffer => Buffer.concat([u64(fh, offset), Buffer.from([size & 0xff, (size >> 8) & 0xff, (size >> 16) & 0xff, 0]), Buffer.alloc(12)])
+// Node id and mode of a fuse_entry_out.
+const entry = (b: Buffer): { id: bigint, mode: number, size: number, entryValid: bigint } => ({ id: b.readBigUInt64LE(0), entryValid: b.readBigUInt64LE(16), mode: b.readUInt32LE(40 + 60), size: Number(b.readBigUInt64LE(48)) })
+
+function dirents (b: Buffer, plus: boolean): Array<{ name: string, off: number, type: number, id: bigint }> {
+  const out = []
+  let at = 0
+  while (at < b.length) {
+    const head = plus ? ENTRY_OUT_SIZE : 0
+    const len = b.readUInt32LE(at + head + 16)
+    out.push({ id: plus ? b.readBigUInt64LE(at) : 0n, off: Number(b.readBigUInt64LE(at + head + 8)), type: b.readUInt32LE(at + head + 20), name: b.toString('utf8', at + head + 24, at + head + 24 + len) })
+    at += (head + 24 + len + 7) & ~7
+  }
+  return out
+}
+
+const childDir = vfs.readdir('/').find(n => n.startsWith('user-')) as string
+const ipcName = vfs.readdir('/').find(n => n.startsWith('ipc-')) as string
+const netName = vfs.readdir(`/${childDir}`).find(n => n.startsWith('net-')) as string
+
+t.test('lookup hands out one node per thing, and getattr answers for it', async t => {
+  const dir = entry(body(call(OP.LOOKUP, ROOT_ID, name(childDir))))
+  t.equal(dir.mode & 0o170000, 0o040000, 'a directory')
+  t.equal(dir.entryValid, 5n, 'cached as long as configured')
+  t.equal(entry(body(call(OP.LOOKUP, ROOT_ID, name(childDir)))).id, dir.id, 'the same node again')
+  const link = entry(body(call(OP.LOOKUP, dir.id, name(netName))))
+  t.equal(link.mode, 0o120777)
+  t.equal(link.size, '/proc/40/task/41/ns/net'.length, 'the size of the first holder\'s path')
+  t.equal(ops.pathOf(link.id), `/${childDir}/${netName}`)
+  const meta = entry(body(call(OP.LOOKUP, dir.id, name(METADATA_FILE))))
+  t.equal(meta.entryValid, 0n, 'the metadata file is never cached: its size changes')
+  t.same(call(OP.LOOKUP, dir.id, name('nope')), { kind: 'error', errno: 2 })
+  const attr = body(call(OP.GETATTR, link.id, Buffer.alloc(16)))
+  t.equal(attr.readBigUInt64LE(0), 5n, 'attr_valid')
+  t.equal(attr.readBigUInt64LE(16), link.id, 'ino is the node id')
+  t.equal(body(call(OP.READLINK, link.id)).toString(), '/proc/41/ns/net')
+  t.same(call(OP.GETATTR, 999n), { kind: 'error', errno: 2 }, 'an unknown node')
+})
+
+t.test('readdirplus lists with nodes and resumes at its offsets', async t => {
+  const fh = Number(body(call(OP.OPENDIR, ROOT_ID, Buffer.alloc(8))).readBigUInt64LE(0))
+  const all = dirents(body(call(OP.READDIRPLUS, ROOT_ID, readIn(fh, 0, 4096))), true)
+  t.same(all.map(e => e.name).slice(0, 2), ['.', '..'])
+  t.same(all.map(e => e.name).slice(2).sort(), vfs.readdir('/').sort())
+  t.same(all.map(e => e.off), all.map((_, i) => i + 1), 'each offset is that of the next entry')
+  t.equal(all[0]?.id, 0n, 'no node for . and ..')
+  t.ok(all.slice(2).every(e => e.id > ROOT_ID), 'a node for every entry')
+  const tail = dirents(body(call(OP.READDIRPLUS, ROOT_ID, readIn(fh, 3, 4096))), true)
+  t.same(tail.map(e => e.name), all.slice(3).map(e => e.name), 'resumes after offset 3')
+  t.equal(body(call(OP.READDIRPLUS, ROOT_ID, readIn(fh, all.length, 4096))).length, 0, 'then the end')
+  const one = dirents(body(call(OP.READDIRPLUS, ROOT_ID, readIn(fh, 2, ENTRY_OUT_SIZE + 48))), true)
+  t.equal(one.length, 1, 'as many as fit')
+  const plain = dirents(body(call(OP.READDIR, ROOT_ID, readIn(fh, 0, 4096))), false)
+  t.same(plain.map(e => e.name), all.map(e => e.name), 'plain readdir lists the same')
+  t.same(plain.find(e => e.name === childDir)?.type, 4, 'with d_type')
+  t.same(call(OP.RELEASEDIR, ROOT_ID, readIn(fh, 0, 0)), { kind: 'ok' })
+  t.same(call(OP.READDIRPLUS, ROOT_ID, readIn(fh, 0, 4096)), { kind: 'error', errno: 9 }, 'EBADF once released')
+})
+
+t.test('forget drops nodes once every lookup is forgotten', async t => {
+  const id = entry(body(call(OP.LOOKUP, ROOT_ID, name(ipcName)))).id
+  const lookups = ops.nodes.get(id)?.lookups ?? 0
+  t.ok(lookups >= 1)
+  t.same(call(OP.FORGET, id, u64(lookups - 1)), { kind: 'none' }, 'FORGET is not answered')
+  t.ok(ops.nodes.get(id) !== undefined, 'still known')
+  const batch = Buffer.concat([Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]), u64(id, 1)])
+  t.same(call(OP.BATCH_FORGET, 0n, batch), { kind: 'none' })
+  t.equal(ops.nodes.get(id), undefined, 'forgotten')
+  t.not(entry(body(call(OP.LOOKUP, ROOT_ID, name(ipcName)))).id, id, 'a new node id next time: ids are never reused')
+})
+
+t.test('metadata files open, read and release', async t => {
+  const id = entry(body(call(OP.LOOKUP, ROOT_ID, name(METADATA_FILE)))).id
+  const open = body(call(OP.OPEN, id, Buffer.alloc(8)))
+  t.equal(open.readUInt32LE(8), 1, 'FOPEN_DIRECT_IO')
+  const fh = Number(open.readBigUInt64LE(0))
+  const text = body(call(OP.READ, id, readIn(fh, 0, 65536))).toString()
+  t.match(JSON.parse(text), { directory: { path: '/' } })
+  t.equal(body(call(OP.READ, id, readIn(fh, 2, 3))).toString(), text.slice(2, 5))
+  t.same(call(OP.RELEASE, id, readIn(fh, 0, 0)), { kind: 'ok' })
+  t.same(call(OP.OPEN, id, Buffer.from([1, 0, 0, 0, 0, 0, 0, 0])), { kind: 'error', errno: 30 }, 'O_WRONLY → EROFS')
+})
+
+t.test('rename maps paths, flags and errors', async t => {
+  const dir = entry(body(call(OP.LOOKUP, ROOT_ID, name(childDir)))).id
+  const link = entry(body(call(OP.LOOKUP, dir, name(netName)))).id
+  renamed = []
+  t.same(call(OP.RENAME2, dir, Buffer.concat([u64(dir), Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]), name(netName), name('web')])), { kind: 'ok' }, 'RENAME_NOREPLACE is what every rename does')
+  t.same(renamed, ['web'])
+  t.equal(ops.nodes.get(link)?.name, 'web', 'the node moved along')
+  t.same(call(OP.RENAME2, dir, Buffer.concat([u64(dir), Buffer.from([2, 0, 0, 0, 0, 0, 0, 0]), name(netName), name('web')])), { kind: 'error', errno: 22 }, 'RENAME_EXCHANGE → EINVAL')
+  t.same(call(OP.RENAME, ROOT_ID, Buffer.concat([u64(dir), name(ipcName), name('x')])), { kind: 'error', errno: 18 }, 'across directories → EXDEV')
+  t.same(call(OP.RENAME, ROOT_ID, Buffer.concat([u64(ROOT_ID), name(ipcName), name('x'.repeat(256))])), { kind: 'error', errno: 36 }, 'ENAMETOOLONG')
+  t.same(call(OP.RENAME, ROOT_ID, Buffer.concat([u64(ROOT_ID), name(ipcName), name('boom')])), { kind: 'error', errno: 5 }, 'the unexpected is EIO')
+  t.match(logged.join('\n'), /error: FUSE opcode 12 on node 1: unexpected Error: disk on fire/, 'and logged with its context')
+})
+
+t.test('everything else is refused by errno', async t => {
+  for (const op of [OP.SYMLINK, OP.MKNOD, OP.MKDIR, OP.UNLINK, OP.RMDIR, OP.LINK, OP.CREATE, OP.WRITE, OP.SETXATTR, OP.REMOVEXATTR]) {
+    t.same(call(op, ROOT_ID, name('x')), { kind: 'error', errno: 30 }, `opcode ${op} → EROFS`)
+  }
+  const setattr = (valid: number): Buffer => { const b = Buffer.alloc(88); b.writeUInt32LE(valid, 0); return b }
+  t.same(call(OP.SETATTR, ROOT_ID, setattr(FATTR_SIZE)), { kind: 'error', errno: 30 }, 'truncate → EROFS')
+  t.same(call(OP.SETATTR, ROOT_ID, setattr(1)), { kind: 'error', errno: 1 }, 'chmod → EPERM')
+  t.same(call(OP.GETXATTR, ROOT_ID, name('user.x')), { kind: 'error', errno: 38 }, 'ENOSYS: the kernel stops asking')
+  t.same(call(OP.LISTXATTR, ROOT_ID), { kind: 'error', errno: 38 })
+  t.same(call(OP.INTERRUPT, ROOT_ID, u64(1)), { kind: 'none' })
+  t.same(call(OP.FLUSH, ROOT_ID), { kind: 'ok' })
+  const statfs = body(call(OP.STATFS, ROOT_ID))
+  t.equal(Number(statfs.readBigUInt64LE(24)), tree.discovery.namespaces.size, 'files: the namespaces')
+  t.equal(statfs.readUInt32LE(44), 255, 'namelen')
+})
+
+t.test('invalidations follow the tree', async t => {
+  ops.invalidations()
+  const dir = entry(body(call(OP.LOOKUP, ROOT_ID, name(childDir)))).id
+  // The recorder above only records: the tree still shows the default name.
+  const link = entry(body(call(OP.LOOKUP, dir, name(netName)))).id
+  call(OP.READLINK, link)
+  const ipcId = entry(body(call(OP.LOOKUP, ROOT_ID, name(ipcName)))).id
+  call(OP.GETATTR, ROOT_ID, Buffer.alloc(16))
+  t.same(ops.invalidations(), [], 'nothing changed, nothing to say')
+  // The net namespace's first holder exits; the ipc namespace dies.
+  const net2 = { ...net, holders: [task(50)] }
+  tree = builder.build(discovery(root, [child, net2]))
+  const notes = ops.invalidations().map(b => ({ code: b.readInt32LE(4), node: b.readBigUInt64LE(16), name: b.readInt32LE(4) === 3 ? b.toString('utf8', 32, 32 + b.readUInt32LE(24)) : '' }))
+  t.same(notes.sort((a, b) => a.code - b.code), [
+    { code: 2, node: link, name: '' },
+    { code: 3, node: ROOT_ID, name: ipcName },
+  ].sort((a, b) => a.code - b.code), 'the dead entry, and the handle whose target went')
+  t.ok(ipcId > 0n)
+  t.same(call(OP.GETATTR, ipcId, Buffer.alloc(16)), { kind: 'error', errno: 2 }, 'the dead node answers ENOENT')
+  tree = builder.build(discovery(root, [net2]))
+  const gone = ops.invalidations()
+  t.ok(gone.some(b => b.readInt32LE(4) === 3 && b.readBigUInt64LE(16) === ROOT_ID), 'a directory that went is invalidated by name')
+  t.ok(gone.some(b => b.readInt32LE(4) === 2 && b.readBigUInt64LE(16) === ROOT_ID), 'and the root\'s link count changed')
+})
+
+t.test('protocol encoding', async t => {
+  const r = reply(7n, -2)
+  t.equal(r.length, OUT_HEADER_SIZE)
+  t.equal(r.readInt32LE(4), -2)
+  t.equal(r.readBigUInt64LE(8), 7n)
+  const packed = packDirents([{ name: 'abc', ino: 9n, type: 10 }, { name: 'defghijk', ino: 10n, type: 4 }], 5, 1000, false)
+  t.equal(packed.count, 2)
+  t.equal(packed.buf.length, 32 + 32, 'records padded to 8 bytes')
+  t.same(dirents(packed.buf, false).map(e => [e.name, e.off, e.type]), [['abc', 6, 10], ['defghijk', 7, 4]])
+})
