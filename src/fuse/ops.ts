@@ -9,7 +9,7 @@ import type { Logger } from '../log.js'
 import { METADATA_FILE } from '../model/metadata.js'
 import { holderPath, nsKey, type Holder, type NsType } from '../model/namespace.js'
 import { lookup, type DirNode, type Node, type Tree } from '../model/tree.js'
-import { nlinkOf, S_IFDIR, S_IFLNK, S_IFREG, type Attr, type Vfs } from '../vfs/vfs.js'
+import { attrOfNode, nlinkOf, S_IFDIR, S_IFLNK, S_IFREG, type Attr, type Vfs } from '../vfs/vfs.js'
 import { NodeTable, ROOT_ID, type KnownNode } from './inodes.js'
 import {
   attrOut, ENTRY_OUT_SIZE, entryOut, FATTR_SIZE, FOPEN_DIRECT_IO, invalEntry, invalInode, OP, openOut, packDirents, readName,
@@ -95,7 +95,7 @@ export class FuseOps {
       }
       case OP.GETATTR: {
         const p = this.pathOf(h.nodeid)
-        return { kind: 'ok', body: attrOut(this.attrOf(h.nodeid, p, this.vfs.getattr(p)), this.validFor(p)) }
+        return { kind: 'ok', body: attrOut(this.attrOf(h.nodeid, this.vfs.getattr(p), lookup(this.tree(), p)), this.validFor(p)) }
       }
       case OP.READLINK: {
         const p = this.pathOf(h.nodeid)
@@ -208,26 +208,38 @@ export class FuseOps {
     return node === undefined ? undefined : identityOf(node)
   }
 
-  private entry (parent: bigint, parentPath: string, name: string): Entry {
+  // The entry `name` in the directory `parent` (at `parentPath`, which is
+  // `dir` in the current tree when the caller has it at hand).
+  private entry (parent: bigint, parentPath: string, name: string, dir?: DirNode): Entry {
     const p = path.posix.join(parentPath, name)
-    const attr = this.vfs.getattr(p)
-    const identity = this.identityAt(p)
+    let attr: Attr
+    let identity: string | undefined
+    let node: Node | undefined
+    if (name === METADATA_FILE) {
+      attr = this.vfs.getattr(p)
+      identity = this.identityAt(p)
+    } else {
+      node = dir !== undefined ? dir.entries.get(name) : lookup(this.tree(), p)
+      if (node === undefined) throw new NsfsError('ENOENT', 'no such namespace entry', { path: p })
+      attr = attrOfNode(node)
+      identity = identityOf(node)
+    }
     if (identity === undefined) throw new NsfsError('ENOENT', 'no such namespace entry', { path: p })
     const id = this.nodes.remember(identity, parent, name)
     const valid = this.validFor(p)
-    return { nodeid: id, attr: this.attrOf(id, p, attr), entryValid: valid, attrValid: valid }
+    return { nodeid: id, attr: this.attrOf(id, attr, node), entryValid: valid, attrValid: valid }
   }
 
   private lookup (parent: bigint, name: string): Entry {
     return this.entry(parent, this.pathOf(parent), name)
   }
 
-  private attrOf (id: bigint, p: string, a: Attr): FuseAttr {
-    if ((a.mode & S_IFMT) === S_IFDIR) this.nlinks.set(id, a.nlink)
-    if ((a.mode & S_IFMT) === S_IFLNK) {
-      const node = lookup(this.tree(), p)
-      const first = node?.ns.holders[0]
-      if (node !== undefined && first !== undefined) this.showing(id).first = holderSig(first, node.ns.type)
+  // The attributes as the kernel gets them, noting what they were made of.
+  private attrOf (id: bigint, a: Attr, node: Node | undefined): FuseAttr {
+    if (node?.kind === 'dir') this.nlinks.set(id, a.nlink)
+    if (node?.kind === 'link') {
+      const first = node.ns.holders[0]
+      if (first !== undefined) this.showing(id).first = holderSig(first, node.ns.type)
     }
     return { ino: id, size: a.size, mode: a.mode, nlink: a.nlink, uid: a.uid, gid: a.gid, timeMs: a.mtime.getTime() }
   }
@@ -264,11 +276,12 @@ export class FuseOps {
     const snap = this.dirs.get(fh)
     if (snap === undefined) throw new NsfsError('EBADF', 'no such open directory')
     const entries: DirEntry[] = []
+    const dir = this.dirAt(snap.dir)
     // About what fits in `size`; the rest waits for the next call.
     let budget = size
     for (let i = offset; i < snap.names.length && budget > 0; i++) {
       const name = snap.names[i] as string
-      entries.push(this.dirent(snap, name, plus))
+      entries.push(this.dirent(snap, name, plus, dir))
       budget -= direntSize(name, plus)
     }
     const packed = packDirents(entries, offset, size, plus)
@@ -279,7 +292,7 @@ export class FuseOps {
     return packed.buf
   }
 
-  private dirent (snap: DirSnapshot, name: string, plus: boolean): DirEntry {
+  private dirent (snap: DirSnapshot, name: string, plus: boolean, dir: DirNode | undefined): DirEntry {
     if (name === '.' || name === '..') return { name, ino: snap.dir, type: S_IFDIR >> 12 }
     const p = path.posix.join(snap.path, name)
     if (!plus) {
@@ -288,7 +301,8 @@ export class FuseOps {
       return { name, ino: (identity === undefined ? undefined : this.nodes.idOf(identity)) ?? ROOT_ID, type: mode >> 12 }
     }
     try {
-      const entry = this.entry(snap.dir, snap.path, name)
+      if (dir === undefined) throw new NsfsError('ENOENT', 'the directory is gone', { path: snap.path })
+      const entry = this.entry(snap.dir, snap.path, name, dir)
       return { name, ino: entry.nodeid, type: (entry.attr.mode & S_IFMT) >> 12, entry }
     } catch (err) {
       // Gone since opendir: listed without a node (the kernel links none),

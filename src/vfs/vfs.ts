@@ -30,6 +30,20 @@ export interface Attr {
   ctime: Date
 }
 
+// The attributes of a directory or handle in the tree.
+export function attrOfNode (node: Node): Attr {
+  const time = new Date(node.firstSeen)
+  switch (node.kind) {
+    case 'dir':
+      return { mode: S_IFDIR | 0o755, uid: node.ns.ownerUid ?? 0, gid: 0, size: 0, nlink: nlinkOf(node), mtime: time, atime: time, ctime: time }
+    case 'link': {
+      const first = node.ns.holders[0]
+      const size = first === undefined ? 0 : Buffer.byteLength(holderPath(first, node.ns.type))
+      return { mode: S_IFLNK | 0o777, uid: node.dir.ownerUid ?? 0, gid: 0, size, nlink: 1, mtime: time, atime: time, ctime: time }
+    }
+  }
+}
+
 export interface StatFs {
   bsize: number
   frsize: number
@@ -82,30 +96,11 @@ export class Vfs {
       const time = new Date(dir.firstSeen)
       return { mode: S_IFREG | 0o444, uid: dir.ns.ownerUid ?? 0, gid: 0, size: lastRenderedSize(metaDir), nlink: 1, mtime: time, atime: time, ctime: time }
     }
-    const node = this.node(path)
-    const time = new Date(node.firstSeen)
-    switch (node.kind) {
-      case 'dir':
-        return { mode: S_IFDIR | 0o755, uid: node.ns.ownerUid ?? 0, gid: 0, size: 0, nlink: nlinkOf(node), mtime: time, atime: time, ctime: time }
-      case 'link': {
-        const first = node.ns.holders[0]
-        const size = first === undefined ? 0 : Buffer.byteLength(holderPath(first, node.ns.type))
-        return { mode: S_IFLNK | 0o777, uid: node.dir.ownerUid ?? 0, gid: 0, size, nlink: 1, mtime: time, atime: time, ctime: time }
-      }
-    }
+    return attrOfNode(this.node(path))
   }
 
   readdir (path: string): string[] {
     return [...this.dir(path).entries.keys(), METADATA_FILE]
-  }
-
-  // The file type of every entry, in readdir's order: given to the kernel
-  // with the names, it spares `find` an lstat per entry (d_type).
-  readdirModes (path: string): number[] {
-    const modes: number[] = []
-    for (const e of this.dir(path).entries.values()) modes.push(e.kind === 'dir' ? S_IFDIR : S_IFLNK)
-    modes.push(S_IFREG)
-    return modes
   }
 
   private dir (path: string): DirNode {
