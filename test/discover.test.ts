@@ -36,7 +36,7 @@ function fakeDescriber (owners: Record<number, number> = {}, byId: Record<string
       }
       return out
     },
-    retain: () => {},
+    forget: () => {},
   }
 }
 

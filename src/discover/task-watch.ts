@@ -47,8 +47,6 @@ function tagOf (h: TaskHolder): string {
 }
 
 export class TaskWatch {
-  // Bumped whenever `scan()` answers differently.
-  version = 0
   private readonly procs = new Map<number, Proc>()
   private readonly byNs = new Map<string, NsHolders>()
   private readonly out: TaskHolders = new Map()
@@ -58,6 +56,9 @@ export class TaskWatch {
   // The processes the last scan read (all of them at the first), so other
   // per-process sources can follow the same sweep.
   readonly reread = new Set<number>()
+  // The `${type}:${ino}` keys whose answer the last scan changed (added,
+  // changed holders or gone), so discovery redoes only those.
+  readonly changed = new Set<string>()
 
   constructor (private readonly procRoot: string, opts: Partial<TaskWatchOptions> = {}) {
     this.opts = { ...TASK_WATCH_DEFAULTS, ...opts }
@@ -67,6 +68,7 @@ export class TaskWatch {
   // oldest holders. The map is this watch's own; read it before the next scan.
   scan (): TaskHolders {
     this.reread.clear()
+    this.changed.clear()
     const pids = listPids(this.procRoot)
     if (this.procs.size === 0) {
       this.readAll(pids)
@@ -202,6 +204,7 @@ export class TaskWatch {
   private publish (): void {
     if (this.dirty.size === 0) return
     for (const k of this.dirty) {
+      this.changed.add(k)
       const ns = this.byNs.get(k)
       if (ns === undefined) {
         this.out.delete(k)
@@ -215,7 +218,6 @@ export class TaskWatch {
       this.out.set(k, { type: ns.type, ino: ns.ino, holders })
     }
     this.dirty.clear()
-    this.version++
   }
 }
 
