@@ -352,8 +352,8 @@ class Patch {
   private patchEntries (dir: NsKey, ns: Namespace, old: DirNode | undefined, members: ReadonlySet<NsKey>, names: Set<string>): Map<string, Node> | undefined {
     const entries = new Map(old?.entries ?? [])
     names.add(SELF_ENTRY)
-    if (ns.holders.length > 0) entries.set(SELF_ENTRY, this.b.link(ns, ns, SELF_ENTRY))
-    else entries.delete(SELF_ENTRY)
+    if (ns.holders.length === 0) entries.delete(SELF_ENTRY)
+    else if (old?.ns !== ns || !entries.has(SELF_ENTRY)) entries.set(SELF_ENTRY, this.b.link(ns, ns, SELF_ENTRY))
     const fresh: Array<[NsKey, Namespace]> = []
     for (const key of members) {
       const was = this.prev.namespaces.get(key)
