@@ -45,11 +45,17 @@ function post (): void {
   forced = false
 }
 
+// The first scan reads every task: its cost says nothing of the next ones.
+let first = true
+
 function loop (): void {
   timer = undefined
   const started = performance.now()
+  let scanMs: number
   try {
     discoverer.scan()
+    scanMs = first ? 0 : performance.now() - started
+    first = false
   } catch (err) {
     port?.postMessage({ kind: 'fatal', message: err instanceof Error ? err.message : String(err) } satisfies ScanMessage)
     return
@@ -58,7 +64,7 @@ function loop (): void {
   if ((discoverer.pending || forced) && started >= notBefore) post()
   // Scanning at most about a third of the time bounds the CPU it takes on a
   // large host, at the price of a longer interval there.
-  timer = setTimeout(loop, Math.max(interval, 2 * (performance.now() - started)))
+  timer = setTimeout(loop, Math.max(interval, 2 * scanMs))
 }
 
 port.on('message', (req: ScanRequest) => {
