@@ -20,14 +20,12 @@ import { TaskWatch } from './task-watch.js'
 // What the task source, or the others merged, hold of one inode now.
 interface Sources { readonly type: NsType, readonly ino: number, readonly holders: readonly Holder[] }
 
-// One `${type}:${ino}` as the sources last saw it.
+// One `${type}:${ino}` as the sources last saw it: its holders (if none of
+// them holds the inode at the next change, it may have been reused by
+// another namespace), and the namespace it was described as; undefined when
+// no holder could be opened (then it is tried again every pass).
 interface Sighted {
   readonly holders: readonly Holder[]
-  // Holder tags: if none of them holds the inode at the next change, it may
-  // have been reused by another namespace.
-  readonly tags: ReadonlySet<string>
-  // The namespace it was described as; undefined when no holder could be
-  // opened (then it is tried again every pass).
   readonly key: NsKey | undefined
 }
 
@@ -41,11 +39,12 @@ export class Discoverer {
   private others = new Map<string, string>()
   private readonly sighted = new Map<string, Sighted>()
   private readonly failed = new Set<string>()
-  // The inodes each described namespace was sighted as.
-  private readonly inosOf = new Map<NsKey, Set<string>>()
+  // The inodes each described namespace was sighted as (one, but for a
+  // reused inode while the old holders linger).
+  private readonly inosOf = new Map<NsKey, readonly string[]>()
   // Why a namespace is in the snapshot: sighted (1) and/or listed by
   // listns(2) only (1); each such root brings its lineage, counted in `refs`.
-  private readonly roots = new Map<NsKey, { count: number, lineage: readonly NsKey[] }>()
+  private readonly roots = new Map<NsKey, number>()
   private readonly refs = new Map<NsKey, number>()
   private readonly metas = new Map<NsKey, NsMeta>()
   private listnsOnly = new Set<NsKey>()
@@ -153,15 +152,15 @@ export class Discoverer {
   private resight (inoKey: string, task: Sources | undefined, other: Sources | undefined): void {
     const before = this.sighted.get(inoKey)
     const entry = task ?? other
-    const holders = [...(task?.holders ?? []), ...(other?.holders ?? [])]
+    const holders = other === undefined ? task?.holders ?? [] : task === undefined ? other.holders : [...task.holders, ...other.holders]
     if (entry === undefined || holders.length === 0) {
       this.sighted.delete(inoKey)
       this.failed.delete(inoKey)
       if (before?.key !== undefined) this.unsight(inoKey, before.key)
       return
     }
-    const tags = new Set(holders.map(holderTag))
-    const fresh = before?.key === undefined || ![...tags].some(t => before.tags.has(t))
+    const tags = new Set(before?.holders.map(holderTag))
+    const fresh = before?.key === undefined || !holders.some(h => tags.has(holderTag(h)))
     let meta: NsMeta | undefined
     for (const h of holders) {
       meta = this.describer.describe(holderPath(h, entry.type, this.procRoot), entry.type, entry.ino, fresh)
@@ -169,28 +168,30 @@ export class Discoverer {
     }
     const key = meta === undefined ? undefined : nsKey(meta)
     if (before?.key !== undefined && before.key !== key) this.unsight(inoKey, before.key)
-    this.sighted.set(inoKey, { holders, tags, key })
+    this.sighted.set(inoKey, { holders, key })
     if (key === undefined) {
       this.failed.add(inoKey)
       return
     }
     this.failed.delete(inoKey)
-    let inos = this.inosOf.get(key)
+    const inos = this.inosOf.get(key)
     if (inos === undefined) {
-      inos = new Set()
-      this.inosOf.set(key, inos)
+      this.inosOf.set(key, [inoKey])
       this.addRoot(key)
+    } else if (!inos.includes(inoKey)) {
+      this.inosOf.set(key, [...inos, inoKey])
     }
-    inos.add(inoKey)
     this.touched.add(key)
   }
 
   private unsight (inoKey: string, key: NsKey): void {
-    const inos = this.inosOf.get(key)
+    const inos = this.inosOf.get(key)?.filter(i => i !== inoKey)
     if (inos === undefined) return
-    inos.delete(inoKey)
     this.touched.add(key)
-    if (inos.size > 0) return
+    if (inos.length > 0) {
+      this.inosOf.set(key, inos)
+      return
+    }
     this.inosOf.delete(key)
     this.dropRoot(key)
   }
@@ -198,14 +199,10 @@ export class Discoverer {
   // A namespace that is in the snapshot for its own sake, with every owner
   // and parent above it.
   private addRoot (key: NsKey): void {
-    const root = this.roots.get(key)
-    if (root !== undefined) {
-      root.count++
-      return
-    }
-    const lineage = this.describer.lineage(key)
-    this.roots.set(key, { count: 1, lineage: lineage.map(nsKey) })
-    for (const m of lineage) {
+    const count = this.roots.get(key) ?? 0
+    this.roots.set(key, count + 1)
+    if (count > 0) return
+    for (const m of this.describer.lineage(key)) {
       const k = nsKey(m)
       this.metas.set(k, m)
       this.refs.set(k, (this.refs.get(k) ?? 0) + 1)
@@ -214,11 +211,15 @@ export class Discoverer {
   }
 
   private dropRoot (key: NsKey): void {
-    const root = this.roots.get(key)
-    if (root === undefined) return
-    if (--root.count > 0) return
+    const count = this.roots.get(key)
+    if (count === undefined) return
+    if (count > 1) {
+      this.roots.set(key, count - 1)
+      return
+    }
     this.roots.delete(key)
-    for (const k of root.lineage) {
+    // The describer still has it: it forgets only at the end of the pass.
+    for (const k of this.describer.lineage(key).map(nsKey)) {
       const n = (this.refs.get(k) ?? 1) - 1
       if (n > 0) {
         this.refs.set(k, n)
@@ -282,8 +283,8 @@ export class Discoverer {
   }
 
   private namespaceOf (key: NsKey, meta: NsMeta): Namespace {
-    const holders: Holder[] = []
-    for (const inoKey of this.inosOf.get(key) ?? []) holders.push(...(this.sighted.get(inoKey)?.holders ?? []))
+    const inos = this.inosOf.get(key) ?? []
+    const holders = inos.length === 1 ? this.sighted.get(inos[0] as string)?.holders ?? [] : inos.flatMap(i => this.sighted.get(i)?.holders ?? [])
     const ns: Namespace = { ...meta, holders }
     return this.listed.has(key) ? { ...ns, listed: true } : ns
   }

@@ -35,15 +35,18 @@ interface Proc {
   readonly tasks: Map<number, Task>
 }
 
+// Holders are not all kept: the host's own namespaces have one per task
+// (60,000 on a large host), and only the oldest few are answered. So a count,
+// and the shown ones; when one of those ends while others remain, the next
+// oldest are found by a pass over the tasks.
 interface NsHolders {
   readonly type: NsType
   readonly ino: number
-  // By task tag, in the order found: oldest first after the first scan.
-  readonly holders: Map<string, TaskHolder>
-}
-
-function tagOf (h: TaskHolder): string {
-  return `${h.pid}/${h.tid}/${h.start}`
+  // The key, shared by every task's links (one string, not one per task).
+  readonly key: string
+  count: number
+  // Oldest first.
+  shown: TaskHolder[]
 }
 
 export class TaskWatch {
@@ -51,6 +54,8 @@ export class TaskWatch {
   private readonly byNs = new Map<string, NsHolders>()
   private readonly out: TaskHolders = new Map()
   private readonly dirty = new Set<string>()
+  // Namespaces that lost a shown holder and have more than they show.
+  private readonly refill = new Set<NsHolders>()
   private sweep: number[] = []
   private readonly opts: TaskWatchOptions
   // The processes the last scan read (all of them at the first), so other
@@ -123,7 +128,9 @@ export class TaskWatch {
       const links: string[] = []
       for (const type of NS_TYPES) {
         const link = readNsLink(`${this.procRoot}/${pid}/task/${tid}/ns/${type}`)
-        if (link !== undefined) links.push(`${link.type}:${link.ino}`)
+        if (link === undefined) continue
+        const k = `${link.type}:${link.ino}`
+        links.push(this.byNs.get(k)?.key ?? k)
       }
       tasks.set(tid, { holder: { kind: 'task', pid, tid, start }, links })
     }
@@ -172,36 +179,59 @@ export class TaskWatch {
 
   private add (t: Task): void {
     const h = t.holder
-    const tag = tagOf(h)
     for (const k of t.links) {
       let ns = this.byNs.get(k)
       if (ns === undefined) {
         const [type, ino] = k.split(':') as [NsType, string]
-        ns = { type, ino: Number(ino), holders: new Map() }
+        ns = { type, ino: Number(ino), key: k, count: 0, shown: [] }
         this.byNs.set(k, ns)
       }
-      ns.holders.set(tag, h)
-      if (ns.holders.size <= this.opts.maxHolders) this.dirty.add(k)
+      ns.count++
+      // Tasks come oldest first at the first scan, and are younger than
+      // every known one after.
+      if (ns.shown.length < this.opts.maxHolders) {
+        ns.shown = [...ns.shown, h]
+        this.dirty.add(k)
+      }
     }
   }
 
   private remove (t: Task): void {
-    const tag = tagOf(t.holder)
     for (const k of t.links) {
       const ns = this.byNs.get(k)
-      if (ns === undefined || !ns.holders.delete(tag)) continue
-      if (ns.holders.size === 0) {
+      if (ns === undefined) continue
+      ns.count--
+      if (ns.count === 0) {
         this.byNs.delete(k)
+        this.refill.delete(ns)
         this.dirty.add(k)
         continue
       }
       // Only a change among the holders answered matters.
-      const shown = this.out.get(k)?.holders
-      if (shown === undefined || shown.some(s => s === t.holder)) this.dirty.add(k)
+      if (!ns.shown.includes(t.holder)) continue
+      ns.shown = ns.shown.filter(h => h !== t.holder)
+      if (ns.count > ns.shown.length) this.refill.add(ns)
+      this.dirty.add(k)
     }
   }
 
+  // One pass over every task for all the namespaces that lost a shown
+  // holder: their oldest holders are shown again.
+  private refillShown (): void {
+    if (this.refill.size === 0) return
+    const wanted = new Map<string, { ns: NsHolders, all: TaskHolder[] }>()
+    for (const ns of this.refill) wanted.set(ns.key, { ns, all: [] })
+    for (const p of this.procs.values()) {
+      for (const t of p.tasks.values()) {
+        for (const k of t.links) wanted.get(k)?.all.push(t.holder)
+      }
+    }
+    for (const { ns, all } of wanted.values()) ns.shown = all.sort(byAge).slice(0, this.opts.maxHolders)
+    this.refill.clear()
+  }
+
   private publish (): void {
+    this.refillShown()
     if (this.dirty.size === 0) return
     for (const k of this.dirty) {
       this.changed.add(k)
@@ -210,12 +240,7 @@ export class TaskWatch {
         this.out.delete(k)
         continue
       }
-      const holders: TaskHolder[] = []
-      for (const h of ns.holders.values()) {
-        holders.push(h)
-        if (holders.length === this.opts.maxHolders) break
-      }
-      this.out.set(k, { type: ns.type, ino: ns.ino, holders })
+      this.out.set(k, { type: ns.type, ino: ns.ino, holders: ns.shown })
     }
     this.dirty.clear()
   }
