@@ -285,8 +285,12 @@ export class Discoverer {
   private namespaceOf (key: NsKey, meta: NsMeta): Namespace {
     const inos = this.inosOf.get(key) ?? []
     const holders = inos.length === 1 ? this.sighted.get(inos[0] as string)?.holders ?? [] : inos.flatMap(i => this.sighted.get(i)?.holders ?? [])
-    const ns: Namespace = { ...meta, holders }
-    return this.listed.has(key) ? { ...ns, listed: true } : ns
+    // Spelled out, not spread: a spread copy takes several times the memory
+    // of the literal, 60,000 times over on a large host.
+    const { type, id, dev, ino, owner, parent, ownerUid } = meta
+    return this.listed.has(key)
+      ? { type, id, dev, ino, owner, parent, ownerUid, holders, listed: true }
+      : { type, id, dev, ino, owner, parent, ownerUid, holders }
   }
 }
 

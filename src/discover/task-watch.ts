@@ -104,9 +104,13 @@ export class TaskWatch {
   // start with its oldest (kthreadd for the host's own).
   private readAll (pids: readonly number[]): void {
     const found: Array<{ pid: number, tasks: Map<number, Task> }> = []
+    // Nothing is added before all are read, so links share their strings
+    // through this table meanwhile (60,000 tasks: 480,000 links, a handful
+    // of namespaces for most).
+    const keys = new Map<string, string>()
     for (const pid of pids) {
       this.reread.add(pid)
-      const tasks = this.readTasks(pid)
+      const tasks = this.readTasks(pid, keys)
       if (tasks !== undefined && tasks.size > 0) found.push({ pid, tasks })
     }
     const all: Task[] = []
@@ -118,7 +122,7 @@ export class TaskWatch {
     for (const t of all) this.add(t)
   }
 
-  private readTasks (pid: number): Map<number, Task> | undefined {
+  private readTasks (pid: number, keys?: Map<string, string>): Map<number, Task> | undefined {
     const tids = listTids(this.procRoot, pid)
     if (tids === undefined) return undefined
     const tasks = new Map<number, Task>()
@@ -130,7 +134,12 @@ export class TaskWatch {
         const link = readNsLink(`${this.procRoot}/${pid}/task/${tid}/ns/${type}`)
         if (link === undefined) continue
         const k = `${link.type}:${link.ino}`
-        links.push(this.byNs.get(k)?.key ?? k)
+        let shared = this.byNs.get(k)?.key ?? keys?.get(k)
+        if (shared === undefined) {
+          shared = k
+          keys?.set(k, k)
+        }
+        links.push(shared)
       }
       tasks.set(tid, { holder: { kind: 'task', pid, tid, start }, links })
     }
