@@ -2,6 +2,7 @@
 // and the keys of those gone. The discovery worker posts these instead of
 // whole snapshots, so what crosses the thread boundary and what the daemon
 // redoes is proportional to the change, not to the host.
+import { LayeredMap } from './layered-map.js'
 import { nsKey, type Discovery, type Namespace, type NsKey } from './namespace.js'
 
 export interface DiscoveryDelta {
@@ -14,11 +15,10 @@ export interface DiscoveryDelta {
 }
 
 // `base` with `delta` applied, as a new snapshot (`base` is left as it was:
-// a tree built from it may still be read). `base` undefined: from nothing.
+// a tree built from it may still be read), sharing what did not change.
+// `base` undefined: from nothing.
 export function applyDelta (base: Discovery | undefined, delta: DiscoveryDelta): Discovery {
-  const namespaces = new Map(base?.namespaces ?? [])
-  for (const key of delta.removed) namespaces.delete(key)
-  for (const ns of delta.upserted) namespaces.set(nsKey(ns), ns)
+  const namespaces = LayeredMap.with(base?.namespaces ?? new Map(), delta.upserted.map(ns => [nsKey(ns), ns] as const), delta.removed)
   return { root: delta.root, namespaces, scannedAt: delta.scannedAt, durationMs: delta.durationMs }
 }
 

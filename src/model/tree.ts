@@ -4,6 +4,7 @@
 // afterwards: an update makes a new tree sharing what did not change.
 import { holderPath, nsKey, type Discovery, type Namespace, type NsKey } from './namespace.js'
 import { defaultName, HashBook, nameDirectory } from './names.js'
+import { LayeredMap } from './layered-map.js'
 import type { DirChange, TreePatch } from './tree-change.js'
 import { badNameReason, isReservedName } from './name-rules.js'
 
@@ -349,11 +350,24 @@ class Patch {
   // they now belong; undefined when a new name might collide (then the
   // directory is laid out whole).
   // `names` gets every name set or deleted.
-  private patchEntries (dir: NsKey, ns: Namespace, old: DirNode | undefined, members: ReadonlySet<NsKey>, names: Set<string>): Map<string, Node> | undefined {
-    const entries = new Map(old?.entries ?? [])
-    names.add(SELF_ENTRY)
-    if (ns.holders.length === 0) entries.delete(SELF_ENTRY)
-    else if (old?.ns !== ns || !entries.has(SELF_ENTRY)) entries.set(SELF_ENTRY, this.b.link(ns, ns, SELF_ENTRY))
+  private patchEntries (dir: NsKey, ns: Namespace, old: DirNode | undefined, members: ReadonlySet<NsKey>, names: Set<string>): ReadonlyMap<string, Node> | undefined {
+    const base: ReadonlyMap<string, Node> = old?.entries ?? new Map()
+    // The changes, laid over the old entries at the end (no copy of a large
+    // directory per patch).
+    const set = new Map<string, Node>()
+    const removed = new Set<string>()
+    const put = (name: string, node: Node | undefined): void => {
+      names.add(name)
+      if (node === undefined) {
+        set.delete(name)
+        removed.add(name)
+      } else {
+        removed.delete(name)
+        set.set(name, node)
+      }
+    }
+    if (ns.holders.length === 0) put(SELF_ENTRY, undefined)
+    else if (old?.ns !== ns || !base.has(SELF_ENTRY)) put(SELF_ENTRY, this.b.link(ns, ns, SELF_ENTRY))
     const fresh: Array<[NsKey, Namespace]> = []
     for (const key of members) {
       const was = this.prev.namespaces.get(key)
@@ -361,30 +375,23 @@ class Patch {
       const now = this.next.namespaces.get(key)
       const here = now !== undefined && this.placeOf(key, this.next) === dir
       if (name !== undefined) {
-        names.add(name)
-        const prior = entries.get(name) as Node
-        if (here) {
-          const node = this.nodeOf(now, ns, prior.defaultName)
-          if (node !== undefined) entries.set(name, node)
-          else entries.delete(name)
-          continue
-        }
-        entries.delete(name)
+        const prior = base.get(name) as Node
+        put(name, here ? this.nodeOf(now, ns, prior.defaultName) : undefined)
+        if (here) continue
       }
       if (here) fresh.push([key, now])
     }
     for (const [key, now] of fresh) {
       const short = this.b.shortName(now)
-      if (this.chosen.has(key) || entries.has(short) || this.shortsChosenIn(dir).has(short)) return undefined
-      const node = this.nodeOf(now, ns, short)
-      if (node !== undefined) entries.set(short, node)
-      names.add(short)
+      const taken = set.has(short) || (!removed.has(short) && base.has(short))
+      if (this.chosen.has(key) || taken || this.shortsChosenIn(dir).has(short)) return undefined
+      put(short, this.nodeOf(now, ns, short))
     }
-    return entries
+    return LayeredMap.with(base, set, removed)
   }
 
   // Every member again, through the builder's own layout.
-  private layoutWhole (dir: NsKey, ns: Namespace, old: DirNode | undefined, members: ReadonlySet<NsKey>): Map<string, Node> {
+  private layoutWhole (dir: NsKey, ns: Namespace, old: DirNode | undefined, members: ReadonlySet<NsKey>): ReadonlyMap<string, Node> {
     const keys = new Set<NsKey>(members)
     for (const [name, node] of old?.entries ?? []) if (name !== SELF_ENTRY) keys.add(nsKey(node.ns))
     const list: Namespace[] = []
