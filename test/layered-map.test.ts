@@ -39,5 +39,8 @@ t.test('order: the base order with values changed in place, then new keys', asyn
   const base = new Map([['a', 1], ['b', 2], ['c', 3]])
   const next = LayeredMap.with(base, [['b', 20], ['d', 4]], ['a'])
   t.same([...next], [['b', 20], ['c', 3], ['d', 4]])
+  const seen: Array<[string, number]> = []
+  next.forEach((v, k) => seen.push([k, v]))
+  t.same(seen, [...next])
   t.same([...LayeredMap.with(next, [['a', 10]], ['d'])], [['a', 10], ['b', 20], ['c', 3]], 'a removed key set again takes its old place')
 })

@@ -171,3 +171,18 @@ t.test('a renamed entry that dies is found and removed; another root means a who
   const moved: Discovery = { ...d0, root: nsKey(other), namespaces: new Map([...d0.namespaces, [nsKey(other), other]]) }
   t.same(b.patch(tree, moved, new Set([nsKey(other)])).change, { kind: 'whole' })
 })
+
+t.test('a cycle of owners (a bad snapshot) falls back to a whole build', async t => {
+  const b = new TreeBuilder(seed)
+  const d0: Discovery = { root: nsKey(ROOT), namespaces: new Map([[nsKey(ROOT), ROOT]]), scannedAt: 1, durationMs: 1 }
+  const tree = b.build(d0)
+  const u2 = ns('user', 2, { owner: 'user:3' })
+  const u3 = ns('user', 3, { owner: 'user:2' })
+  const delta: DiscoveryDelta = { root: nsKey(ROOT), upserted: [u2, u3], removed: [], scannedAt: 2, durationMs: 1 }
+  const next = applyDelta(d0, delta)
+  const patched = b.patch(tree, next, changedKeys(delta))
+  t.same(patched.change, { kind: 'whole' })
+  const ref = new TreeBuilder(seed)
+  ref.build(d0)
+  t.same(shape(patched.tree.root), shape(ref.build(next).root), 'as built whole: the cycle is left out')
+})
