@@ -45,7 +45,13 @@ t.test('a pass groups holders by namespace and describes each once', async t => 
   const table = new Map([[100, user], [200, meta('net', 2, 200, 'user:1')], [201, meta('net', 3, 201, 'user:1')]])
   const describer = new FakeDescriber(table)
   const d = new Discoverer(proc.root, describer, 1)
+  t.throws(() => d.takeDelta(), /no discovery pass has run yet/)
   const snap = d.run()
+  t.ok(d.pending)
+  const first = d.takeDelta()
+  t.same(first.upserted.map(n => `${n.type}:${n.id}`).sort(), ['net:2', 'net:3', 'user:1'], 'the first delta has everything')
+  t.same(first.removed, [])
+  t.notOk(d.pending, 'taken')
   t.equal(snap.root, 'user:1')
   t.same([...snap.namespaces.keys()].sort(), ['net:2', 'net:3', 'user:1'])
   t.same(snap.namespaces.get('net:2')?.holders, [
@@ -68,6 +74,9 @@ t.test('a pass groups holders by namespace and describes each once', async t => 
   t.ok(after.namespaces.has('net:4'))
   t.notOk(after.namespaces.has('net:3'), 'the dead one is gone')
   t.same(describer.forgotten, ['net:3'], 'and forgotten by the describer')
+  const delta = d.takeDelta()
+  t.same(delta.upserted.map(n => `${n.type}:${n.id}`).sort(), ['net:2', 'net:4', 'user:1'], 'the delta: what is new or lost holders')
+  t.same(delta.removed, ['net:3'], 'and what is gone')
   t.equal(d.run(), after, 'nothing changed: the same snapshot')
 })
 
