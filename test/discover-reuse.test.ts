@@ -28,8 +28,8 @@ class FakeDescriber implements NsDescriber {
     return out
   }
 
-  retained: NsKey[] = []
-  retain (live: ReadonlySet<NsKey>): void { this.retained = [...live] }
+  forgotten: NsKey[] = []
+  forget (keys: Iterable<NsKey>): void { this.forgotten.push(...keys) }
 }
 
 function meta (type: NsType, id: number, ino: number, owner: NsKey | null): NsMeta {
@@ -45,7 +45,13 @@ t.test('a pass groups holders by namespace and describes each once', async t => 
   const table = new Map([[100, user], [200, meta('net', 2, 200, 'user:1')], [201, meta('net', 3, 201, 'user:1')]])
   const describer = new FakeDescriber(table)
   const d = new Discoverer(proc.root, describer, 1)
+  t.throws(() => d.takeDelta(), /no discovery pass has run yet/)
   const snap = d.run()
+  t.ok(d.pending)
+  const first = d.takeDelta()
+  t.same(first.upserted.map(n => `${n.type}:${n.id}`).sort(), ['net:2', 'net:3', 'user:1'], 'the first delta has everything')
+  t.same(first.removed, [])
+  t.notOk(d.pending, 'taken')
   t.equal(snap.root, 'user:1')
   t.same([...snap.namespaces.keys()].sort(), ['net:2', 'net:3', 'user:1'])
   t.same(snap.namespaces.get('net:2')?.holders, [
@@ -53,7 +59,6 @@ t.test('a pass groups holders by namespace and describes each once', async t => 
     { kind: 'task', pid: 5, tid: 6, start: 51 },
   ], 'oldest holder first, threads included')
   t.ok(describer.calls.every(c => c.fresh || c.path.endsWith('/1/ns/user')), 'first sighting is described fresh')
-  t.same(describer.retained.sort(), ['net:2', 'net:3', 'user:1'])
 
   describer.calls = []
   d.run()
@@ -68,6 +73,11 @@ t.test('a pass groups holders by namespace and describes each once', async t => 
   t.ok(describer.calls.find(c => c.ino === 201)?.fresh, 'no holder in common: described afresh')
   t.ok(after.namespaces.has('net:4'))
   t.notOk(after.namespaces.has('net:3'), 'the dead one is gone')
+  t.same(describer.forgotten, ['net:3'], 'and forgotten by the describer')
+  const delta = d.takeDelta()
+  t.same(delta.upserted.map(n => `${n.type}:${n.id}`).sort(), ['net:2', 'net:4', 'user:1'], 'the delta: what is new or lost holders')
+  t.same(delta.removed, ['net:3'], 'and what is gone')
+  t.equal(d.run(), after, 'nothing changed: the same snapshot')
 })
 
 t.test('a holder that vanishes or changes is skipped; the next one is tried', async t => {

@@ -36,7 +36,7 @@ function fakeDescriber (owners: Record<number, number> = {}, byId: Record<string
       }
       return out
     },
-    retain: () => {},
+    forget: () => {},
   }
 }
 
@@ -72,9 +72,11 @@ t.test('listns marks what it lists and adds what /proc missed', async t => {
     page.forEach((id, i) => out.writeBigUInt64LE(id, i * 8))
     return page.length
   })
-  const d = new Discoverer(proc.root, describer, 7, listns).run()
+  const discoverer = new Discoverer(proc.root, describer, 7, listns)
+  const d = discoverer.run()
   t.equal(d.namespaces.get('net:4026531833')?.listed, true)
   t.notOk(d.namespaces.get('net:4026532319')?.listed, 'not listed: not marked')
   t.match(d.namespaces.get('ipc:777'), { listed: true, holders: [], ino: 4026533777 })
   t.notOk(d.namespaces.has('ipc:778'), 'one that cannot be opened by id is left out')
+  t.equal(discoverer.run(), d, 'listed as before: the same snapshot')
 })

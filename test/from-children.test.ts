@@ -23,4 +23,5 @@ t.test('pid and time namespaces for future children, when no task is in them', a
   const found = forChildrenOnly([10, 20, 30].flatMap(pid => readProcForChildren(proc.root, pid)), tasks)
   t.same([...found.keys()].sort(), ['pid:6', 'time:5'], 'only those no task is in; a wrong type is ignored')
   t.same(found.get('time:5')?.holders, [{ kind: 'for-children', pid: 20, start: 200 }])
+  t.same(readProcForChildren(proc.root, 10), [], 'in those namespaces itself: left to the task source')
 })

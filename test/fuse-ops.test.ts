@@ -157,26 +157,32 @@ t.test('everything else is refused by errno', async t => {
 })
 
 t.test('invalidations follow the tree', async t => {
-  ops.invalidations()
+  ops.invalidations({ kind: 'whole' })
   const dir = entry(body(call(OP.LOOKUP, ROOT_ID, name(childDir)))).id
   // The recorder above only records: the tree still shows the default name.
   const link = entry(body(call(OP.LOOKUP, dir, name(netName)))).id
   call(OP.READLINK, link)
   const ipcId = entry(body(call(OP.LOOKUP, ROOT_ID, name(ipcName)))).id
   call(OP.GETATTR, ROOT_ID, Buffer.alloc(16))
-  t.same(ops.invalidations(), [], 'nothing changed, nothing to say')
+  t.same(ops.invalidations({ kind: 'whole' }), [], 'nothing changed, nothing to say')
   // The net namespace's first holder exits; the ipc namespace dies.
   const net2 = { ...net, holders: [task(50)] }
   tree = builder.build(discovery(root, [child, net2]))
-  const notes = ops.invalidations().map(b => ({ code: b.readInt32LE(4), node: b.readBigUInt64LE(16), name: b.readInt32LE(4) === 3 ? b.toString('utf8', 32, 32 + b.readUInt32LE(24)) : '' }))
+  const change = { kind: 'dirs' as const, dirs: [
+    { dir: nsKey(root), removed: [ipcName], added: [], changed: [] },
+    { dir: nsKey(child), removed: [], added: [], changed: [netName] },
+    { dir: 'user:404' as const, removed: ['x'], added: [], changed: [] },
+  ] }
+  const notes = ops.invalidations(change).map(b => ({ code: b.readInt32LE(4), node: b.readBigUInt64LE(16), name: b.readInt32LE(4) === 3 ? b.toString('utf8', 32, 32 + b.readUInt32LE(24)) : '' }))
   t.same(notes.sort((a, b) => a.code - b.code), [
     { code: 2, node: link, name: '' },
     { code: 3, node: ROOT_ID, name: ipcName },
   ].sort((a, b) => a.code - b.code), 'the dead entry, and the handle whose target went')
+  t.same(ops.invalidations({ kind: 'whole' }), [], 'the change named everything there was to say')
   t.ok(ipcId > 0n)
   t.same(call(OP.GETATTR, ipcId, Buffer.alloc(16)), { kind: 'error', errno: 2 }, 'the dead node answers ENOENT')
   tree = builder.build(discovery(root, [net2]))
-  const gone = ops.invalidations()
+  const gone = ops.invalidations({ kind: 'whole' })
   t.ok(gone.some(b => b.readInt32LE(4) === 3 && b.readBigUInt64LE(16) === ROOT_ID), 'a directory that went is invalidated by name')
   t.ok(gone.some(b => b.readInt32LE(4) === 2 && b.readBigUInt64LE(16) === ROOT_ID), 'and the root\'s link count changed')
 })

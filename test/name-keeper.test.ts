@@ -35,38 +35,38 @@ function onDisk (store: OverlayStore): string[] {
 
 t.test('a rename is on disk when it is served', async t => {
   const { keeper, store } = setup(t)
-  let tree = keeper.build(discovery([2, 3]))
+  let tree = keeper.update(discovery([2, 3])).tree
   const name2 = [...tree.root.entries].find(([, n]) => n.ns.id === '2')?.[0] as string
   tree = keeper.rename(tree, planRename(tree, `/${name2}`, '/web'))
   t.equal(lookup(tree, '/web')?.ns.id, '2')
   t.same(onDisk(store), ['/web=net:2'])
   t.equal(keeper.rename(tree, { kind: 'none' }), tree, 'nothing to do: the same tree')
-  tree = keeper.build(discovery([2, 3]))
+  tree = keeper.update(discovery([2, 3])).tree
   t.equal(lookup(tree, '/web')?.ns.id, '2', 'the next scan keeps it')
 })
 
 t.test('a scan forgets the dead and saves that', async t => {
   const { keeper, store } = setup(t)
-  let tree = keeper.build(discovery([2, 3]))
+  let tree = keeper.update(discovery([2, 3])).tree
   const name3 = [...tree.root.entries].find(([, n]) => n.ns.id === '3')?.[0] as string
   tree = keeper.rename(tree, planRename(tree, `/${name3}`, '/db'))
   t.same(onDisk(store), ['/db=net:3'])
-  keeper.build(discovery([2]))
+  keeper.update(discovery([2])).tree
   t.same(onDisk(store), [], 'forgotten on disk')
-  tree = keeper.build(discovery([2, 3]))
+  tree = keeper.update(discovery([2, 3])).tree
   t.notOk(tree.root.entries.has('db'), 'and not given back')
 })
 
 t.test('a save that fails: the rename is refused, a forget is retried', async t => {
   const { keeper, store, lines, dir } = setup(t)
-  let tree = keeper.build(discovery([2, 3]))
+  let tree = keeper.update(discovery([2, 3])).tree
   const name2 = [...tree.root.entries].find(([, n]) => n.ns.id === '2')?.[0] as string
   tree = keeper.rename(tree, planRename(tree, `/${name2}`, '/web'))
   fs.mkdirSync(`${store.file}.tmp`)
   t.throws(() => keeper.rename(tree, planRename(tree, '/web', '/www')), { code: 'EIO' })
   t.match(lines.join('\n'), /error: rename not recorded: cannot save the name table/)
   t.same(onDisk(store), ['/web=net:2'], 'the file is unchanged')
-  const again = keeper.build(discovery([3]))
+  const again = keeper.update(discovery([3])).tree
   t.ok(again.root.entries.size > 0, 'a scan is served even when the forget cannot be saved')
   t.same(onDisk(store), ['/web=net:2'], 'not yet saved')
   fs.rmdirSync(`${store.file}.tmp`)

@@ -63,14 +63,15 @@ t.test('a new process is read at once, a gone one dropped at once', async t => {
   f.task(2, 2, 5, { uts: 1 })
   const w = new TaskWatch(f.root)
   w.scan()
-  const v = w.version
+  t.same([...w.changed], ['uts:1'], 'the first scan changes everything')
   w.scan()
-  t.equal(w.version, v, 'nothing changed, same version')
+  t.same([...w.changed], [], 'nothing changed')
   f.task(40, 40, 99000, { uts: 3 })
   t.same(holdersOf(w, 'uts:3'), ['40/40'])
-  t.ok(w.version > v)
+  t.same([...w.changed], ['uts:3'], 'only what changed')
   f.kill(40)
   t.notOk(w.scan().has('uts:3'))
+  t.same([...w.changed], ['uts:3'], 'gone is a change')
 })
 
 t.test('a young process is re-read every scan; an old one when the sweep reaches it', async t => {
@@ -98,10 +99,9 @@ t.test('threads come and go; holders are capped, the oldest kept', async t => {
   t.same(holdersOf(w, 'ipc:9'), ['100/100', '100/101'])
   fs.rmSync(path.join(f.root, '100/task/100'), { recursive: true })
   t.same(holdersOf(w, 'ipc:9'), ['100/101', '100/102'], 'a holder shown ends: the next one takes its place')
-  const v = w.version
   fs.rmSync(path.join(f.root, '100/task/104'), { recursive: true })
   w.scan()
-  t.equal(w.version, v, 'a holder not shown ends: nothing to publish')
+  t.same([...w.changed], [], 'a holder not shown ends: nothing to publish')
 })
 
 t.test('a pid reused by a new process is told apart by its start time', async t => {

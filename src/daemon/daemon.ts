@@ -10,7 +10,7 @@ import { resolveHandle } from '../kernel/handles.js'
 import { readMountinfo } from '../kernel/mountinfo.js'
 import { readBootId, readTaskStart } from '../kernel/procfs.js'
 import type { Level, Logger } from '../log.js'
-import type { Discovery } from '../model/namespace.js'
+import { applyDelta, changedKeys, type DiscoveryDelta } from '../model/discovery-delta.js'
 import { TreeBuilder, type Tree } from '../model/tree.js'
 import { OverlayStore } from '../store/overlay-store.js'
 import { Vfs } from '../vfs/vfs.js'
@@ -117,15 +117,19 @@ export async function runDaemon (opts: DaemonOptions): Promise<number> {
 
   let firstScan: (t: Tree) => void = () => {}
   const ready = new Promise<Tree>(resolve => { firstScan = resolve })
-  const onDiscovery = (d: Discovery): void => {
+  const onDelta = (delta: DiscoveryDelta): void => {
     try {
       const started = performance.now()
+      const d = applyDelta(tree?.discovery, delta)
       // The first scan also forgets names of namespaces that died while
-      // no daemon ran.
-      tree = names.build(d)
-      session?.invalidate()
+      // no daemon ran. `change` says which directories the kernel's caches
+      // of the tree have to drop.
+      const { tree: next, change } = names.update(d, tree === undefined ? undefined : { tree, changed: changedKeys(delta) })
+      tree = next
+      session?.invalidate(change)
       scans++
-      log('debug', `scan: ${d.namespaces.size} namespaces in ${d.durationMs.toFixed(0)} ms, tree built in ${(performance.now() - started).toFixed(0)} ms`)
+      const how = change.kind === 'whole' ? 'built' : `patched in ${change.dirs.length} directories`
+      log('debug', `scan: ${delta.upserted.length} namespaces new or changed, ${delta.removed.length} gone, ${d.namespaces.size} in all, in ${d.durationMs.toFixed(0)} ms; tree ${how} in ${(performance.now() - started).toFixed(0)} ms`)
       firstScan(tree)
       publish()
     } catch (err) {
@@ -133,7 +137,7 @@ export async function runDaemon (opts: DaemonOptions): Promise<number> {
     }
   }
   publish()
-  const scanner = new Scanner({ procRoot: opts.procRoot, intervalMs: interval, pid: process.pid }, onDiscovery, err => stop({ kind: 'fatal', err }))
+  const scanner = new Scanner({ procRoot: opts.procRoot, intervalMs: interval, pid: process.pid }, onDelta, err => stop({ kind: 'fatal', err }))
 
   const reload = (): void => {
     if (opts.configFile === undefined) {

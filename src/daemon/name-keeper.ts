@@ -3,8 +3,9 @@
 // names of namespaces that died. Everything runs on the one JS thread, so
 // renames from many processes are applied one after another, none lost.
 import type { Logger } from '../log.js'
-import type { Discovery } from '../model/namespace.js'
+import type { Discovery, NsKey } from '../model/namespace.js'
 import { applyRename, retainLive, withPaths, type Overlay, type RenamePlan } from '../model/overlay.js'
+import type { TreePatch } from '../model/tree-change.js'
 import { withEntryRenamed, type Tree, type TreeBuilder } from '../model/tree.js'
 import type { OverlayStore } from '../store/overlay-store.js'
 
@@ -23,13 +24,17 @@ export class NameKeeper {
     return this.names.size
   }
 
-  // The tree of a new scan, after forgetting the names of the dead. Paths
-  // only move with renames, so they are taken from the tree only at the
-  // first scan (the state file may come from a daemon with another root).
-  build (d: Discovery): Tree {
+  // The tree of a new scan, after forgetting the names of the dead: built
+  // whole, or `from.tree` patched where the namespaces in `from.changed`
+  // differ. Paths only move with renames, so they are taken from the tree
+  // only at the first scan (the state file may come from a daemon with
+  // another root).
+  update (d: Discovery, from?: { readonly tree: Tree, readonly changed: ReadonlySet<NsKey> }): TreePatch {
     const live = retainLive(this.names, d.namespaces)
-    const tree = this.builder.build(d, live)
-    const next = this.built ? live : withPaths(live, tree)
+    const patch: TreePatch = from === undefined
+      ? { tree: this.builder.build(d, live), change: { kind: 'whole' } }
+      : this.builder.patch(from.tree, d, from.changed, live)
+    const next = this.built ? live : withPaths(live, patch.tree)
     this.built = true
     if (next !== this.names) {
       const forgotten = this.names.size - live.size
@@ -42,7 +47,7 @@ export class NameKeeper {
       }
       this.names = next
     }
-    return tree
+    return patch
   }
 
   // The tree with `plan` applied to `current`, once it is durable. Throws

@@ -1,10 +1,15 @@
-// One discovery pass: gather holders from every source, describe what is new,
-// and return an immutable snapshot. Readers never see a half-built one.
-import { holderPath, NS_TYPES, nsKey, type Discovery, type Holder, type Namespace, type NsKey } from '../model/namespace.js'
+// Discovery, kept up to date pass by pass: gather holders from every source,
+// describe what is new, and keep the namespace map. A pass redoes only the
+// namespaces whose holders changed (the task watch says which; the other
+// sources are small and compared whole), so on a large host its cost follows
+// the change, not the host. `run()` answers an immutable snapshot; the
+// worker takes deltas instead (`takeDelta()`).
+import { holderPath, NS_TYPES, nsKey, type Discovery, type Holder, type Namespace, type NsKey, type NsType } from '../model/namespace.js'
+import type { DiscoveryDelta } from '../model/discovery-delta.js'
 import type { NsDescriber, NsMeta } from '../kernel/describe.js'
 import type { Listns } from '../kernel/listns.js'
 import { readNsLink } from '../kernel/procfs.js'
-import { foundOf, mergeFound, type Found } from './found.js'
+import { foundOf, mergeFound } from './found.js'
 import { forChildrenOnly, readProcForChildren } from './from-children.js'
 import { readProcFds } from './from-fds.js'
 import { mountNamespaceTasks, scanMounts } from './from-mounts.js'
@@ -12,18 +17,47 @@ import { holderTag } from './from-tasks.js'
 import { PerProcess } from './per-process.js'
 import { TaskWatch } from './task-watch.js'
 
+// What the task source, or the others merged, hold of one inode now.
+interface Sources { readonly type: NsType, readonly ino: number, readonly holders: readonly Holder[] }
+
+// One `${type}:${ino}` as the sources last saw it: its holders (if none of
+// them holds the inode at the next change, it may have been reused by
+// another namespace), and the namespace it was described as; undefined when
+// no holder could be opened (then it is tried again every pass).
+interface Sighted {
+  readonly holders: readonly Holder[]
+  readonly key: NsKey | undefined
+}
+
 export class Discoverer {
-  // Holder tags last seen per `${type}:${ino}`: if none of them holds the
-  // inode now, it may have been reused by another namespace.
-  private previous = new Map<string, Set<string>>()
   private readonly tasks: TaskWatch
   // Open fds and *_for_children links, re-read along with the tasks.
   private readonly fds: PerProcess
   private readonly forChildren: PerProcess
-  // The last snapshot and what it was built from: when neither the task view
-  // nor the other sources changed, the same snapshot is answered, so the
-  // daemon has nothing to rebuild.
-  private last: { version: number, others: string, discovery: Discovery } | undefined
+  // What the other sources answered last pass, per `${type}:${ino}` with its
+  // holder tags joined, to tell which of them changed.
+  private others = new Map<string, string>()
+  private readonly sighted = new Map<string, Sighted>()
+  private readonly failed = new Set<string>()
+  // The inodes each described namespace was sighted as (one, but for a
+  // reused inode while the old holders linger).
+  private readonly inosOf = new Map<NsKey, readonly string[]>()
+  // Why a namespace is in the snapshot: sighted (1) and/or listed by
+  // listns(2) only (1); each such root brings its lineage, counted in `refs`.
+  private readonly roots = new Map<NsKey, number>()
+  private readonly refs = new Map<NsKey, number>()
+  private readonly metas = new Map<NsKey, NsMeta>()
+  private listnsOnly = new Set<NsKey>()
+  private listed = new Set<NsKey>()
+  private readonly namespaces = new Map<NsKey, Namespace>()
+  // Keys to look at again at the end of this pass, and keys changed since
+  // the last delta was taken.
+  private readonly touched = new Set<NsKey>()
+  private readonly unsent = new Set<NsKey>()
+  private root: NsKey | undefined
+  private scannedAt = 0
+  private durationMs = 0
+  private snapshot: Discovery | undefined
 
   constructor (
     private readonly procRoot: string,
@@ -37,7 +71,41 @@ export class Discoverer {
     this.forChildren = new PerProcess(pid => readProcForChildren(procRoot, pid))
   }
 
+  // One pass and the snapshot it leaves; the same snapshot when nothing
+  // changed.
   run (): Discovery {
+    if (this.scan() || this.snapshot === undefined) {
+      this.snapshot = { root: this.rootKey(), namespaces: new Map(this.namespaces), scannedAt: this.scannedAt, durationMs: this.durationMs }
+    }
+    return this.snapshot
+  }
+
+  // Whether namespaces changed since the last delta was taken.
+  get pending (): boolean {
+    return this.unsent.size > 0
+  }
+
+  // What changed since the last call (everything at the first; nothing
+  // when nothing did).
+  takeDelta (): DiscoveryDelta {
+    const upserted: Namespace[] = []
+    const removed: NsKey[] = []
+    for (const key of this.unsent) {
+      const ns = this.namespaces.get(key)
+      if (ns === undefined) removed.push(key)
+      else upserted.push(ns)
+    }
+    this.unsent.clear()
+    return { root: this.rootKey(), upserted, removed, scannedAt: this.scannedAt, durationMs: this.durationMs }
+  }
+
+  private rootKey (): NsKey {
+    if (this.root === undefined) throw new Error('no discovery pass has run yet')
+    return this.root
+  }
+
+  // One pass. Answers whether the namespace map changed.
+  scan (): boolean {
     const started = performance.now()
     const tasks = this.tasks.scan()
     const ownMnt = readNsLink(`${this.procRoot}/${this.selfPid}/ns/mnt`)?.ino
@@ -52,76 +120,182 @@ export class Discoverer {
       foundOf(this.fds.sightings()),
       scanMounts(this.procRoot, mountNamespaceTasks(tasks), ownMnt),
     ])
-    const othersTag = signature(others)
-    // listns(2) may list what no source sees: without it, unchanged sources
-    // mean an unchanged host.
-    if (this.listns === undefined && this.last?.version === this.tasks.version && this.last.others === othersTag) return this.last.discovery
-    const found = mergeFound([tasks, others])
-    const metas = new Map<NsKey, NsMeta>()
-    const holders = new Map<NsKey, Holder[]>()
-    const next = new Map<string, Set<string>>()
-
-    for (const [inoKey, entry] of found) {
-      const tags = new Set(entry.holders.map(holderTag))
-      const before = this.previous.get(inoKey)
-      const fresh = before === undefined || ![...tags].some(t => before.has(t))
-      let meta: NsMeta | undefined
-      for (const h of entry.holders) {
-        meta = this.describer.describe(holderPath(h, entry.type, this.procRoot), entry.type, entry.ino, fresh)
-        if (meta !== undefined) break
-      }
-      if (meta === undefined) continue
-      next.set(inoKey, tags)
-      const key = nsKey(meta)
-      holders.set(key, [...(holders.get(key) ?? []), ...entry.holders])
-      for (const m of this.describer.lineage(key)) metas.set(nsKey(m), m)
+    const dirty = new Set<string>([...this.tasks.changed, ...this.failed])
+    const othersNow = new Map<string, string>()
+    for (const [k, { holders }] of others) {
+      const tag = holders.map(holderTag).join(',')
+      othersNow.set(k, tag)
+      if (this.others.get(k) !== tag) dirty.add(k)
     }
-    this.previous = next
+    for (const k of this.others.keys()) if (!othersNow.has(k)) dirty.add(k)
+    this.others = othersNow
 
-    const listed = this.listns === undefined ? new Set<NsKey>() : this.fromListns(metas)
+    for (const inoKey of dirty) this.resight(inoKey, tasks.get(inoKey), others.get(inoKey))
+    if (this.listns !== undefined) this.fromListns()
 
     const rootPath = `${this.procRoot}/${this.selfPid}/ns/user`
     const rootLink = readNsLink(rootPath)
     const rootMeta = rootLink && this.describer.describe(rootPath, 'user', rootLink.ino, false)
     if (rootMeta === undefined) throw new Error(`cannot describe the daemon's own user namespace at ${rootPath}`)
+    const root = nsKey(rootMeta)
 
-    const namespaces = new Map<NsKey, Namespace>()
-    for (const [key, meta] of metas) {
-      const ns: Namespace = { ...meta, holders: holders.get(key) ?? [] }
-      namespaces.set(key, listed.has(key) ? { ...ns, listed: true } : ns)
+    const changed = this.settle() || root !== this.root
+    this.root = root
+    if (changed) {
+      this.scannedAt = Date.now()
+      this.durationMs = performance.now() - started
     }
-    this.describer.retain(new Set(namespaces.keys()))
-    const discovery: Discovery = {
-      root: nsKey(rootMeta),
-      namespaces,
-      scannedAt: Date.now(),
-      durationMs: performance.now() - started,
-    }
-    this.last = { version: this.tasks.version, others: othersTag, discovery }
-    return discovery
+    return changed
   }
 
-  // Every id listns(2) gives: those the /proc sources missed are opened by id
-  // and described (they have no holder to hand out). Answers the listed keys.
-  private fromListns (metas: Map<NsKey, NsMeta>): Set<NsKey> {
+  // Brings one inode up to date with what the sources hold of it now.
+  private resight (inoKey: string, task: Sources | undefined, other: Sources | undefined): void {
+    const before = this.sighted.get(inoKey)
+    const entry = task ?? other
+    const holders = other === undefined ? task?.holders ?? [] : task === undefined ? other.holders : [...task.holders, ...other.holders]
+    if (entry === undefined || holders.length === 0) {
+      this.sighted.delete(inoKey)
+      this.failed.delete(inoKey)
+      if (before?.key !== undefined) this.unsight(inoKey, before.key)
+      return
+    }
+    const tags = new Set(before?.holders.map(holderTag))
+    const fresh = before?.key === undefined || !holders.some(h => tags.has(holderTag(h)))
+    let meta: NsMeta | undefined
+    for (const h of holders) {
+      meta = this.describer.describe(holderPath(h, entry.type, this.procRoot), entry.type, entry.ino, fresh)
+      if (meta !== undefined) break
+    }
+    const key = meta === undefined ? undefined : nsKey(meta)
+    if (before?.key !== undefined && before.key !== key) this.unsight(inoKey, before.key)
+    this.sighted.set(inoKey, { holders, key })
+    if (key === undefined) {
+      this.failed.add(inoKey)
+      return
+    }
+    this.failed.delete(inoKey)
+    const inos = this.inosOf.get(key)
+    if (inos === undefined) {
+      this.inosOf.set(key, [inoKey])
+      this.addRoot(key)
+    } else if (!inos.includes(inoKey)) {
+      this.inosOf.set(key, [...inos, inoKey])
+    }
+    this.touched.add(key)
+  }
+
+  private unsight (inoKey: string, key: NsKey): void {
+    const inos = this.inosOf.get(key)?.filter(i => i !== inoKey)
+    if (inos === undefined) return
+    this.touched.add(key)
+    if (inos.length > 0) {
+      this.inosOf.set(key, inos)
+      return
+    }
+    this.inosOf.delete(key)
+    this.dropRoot(key)
+  }
+
+  // A namespace that is in the snapshot for its own sake, with every owner
+  // and parent above it.
+  private addRoot (key: NsKey): void {
+    const count = this.roots.get(key) ?? 0
+    this.roots.set(key, count + 1)
+    if (count > 0) return
+    for (const m of this.describer.lineage(key)) {
+      const k = nsKey(m)
+      this.metas.set(k, m)
+      this.refs.set(k, (this.refs.get(k) ?? 0) + 1)
+      this.touched.add(k)
+    }
+  }
+
+  private dropRoot (key: NsKey): void {
+    const count = this.roots.get(key)
+    if (count === undefined) return
+    if (count > 1) {
+      this.roots.set(key, count - 1)
+      return
+    }
+    this.roots.delete(key)
+    // The describer still has it: it forgets only at the end of the pass.
+    for (const k of this.describer.lineage(key).map(nsKey)) {
+      const n = (this.refs.get(k) ?? 1) - 1
+      if (n > 0) {
+        this.refs.set(k, n)
+        continue
+      }
+      this.refs.delete(k)
+      this.metas.delete(k)
+      this.touched.add(k)
+    }
+  }
+
+  // Every id listns(2) gives marks its namespace; those the /proc sources
+  // missed are opened by id and described (they have no holder to hand out).
+  private fromListns (): void {
     const listed = new Set<NsKey>()
+    const only = new Set<NsKey>()
     for (const type of NS_TYPES) {
       for (const id of this.listns?.ids(type) ?? []) {
         const key = nsKey({ type, id: id.toString(), dev: 0, ino: 0 })
         listed.add(key)
-        if (metas.has(key)) continue
+        if (this.listnsOnly.has(key)) {
+          only.add(key)
+          continue
+        }
+        if (this.metas.has(key)) continue
         const meta = this.describer.describeById(type, id)
         if (meta === undefined) continue
-        for (const m of this.describer.lineage(nsKey(meta))) metas.set(nsKey(m), m)
+        only.add(nsKey(meta))
+        this.addRoot(nsKey(meta))
       }
     }
-    return listed
+    for (const key of this.listnsOnly) if (!only.has(key)) this.dropRoot(key)
+    for (const key of listed) if (!this.listed.has(key)) this.touched.add(key)
+    for (const key of this.listed) if (!listed.has(key)) this.touched.add(key)
+    this.listnsOnly = only
+    this.listed = listed
+  }
+
+  // Rewrites the namespaces touched this pass; answers whether any changed.
+  private settle (): boolean {
+    let changed = false
+    const forget: NsKey[] = []
+    for (const key of this.touched) {
+      const before = this.namespaces.get(key)
+      const meta = this.metas.get(key)
+      if (meta === undefined) {
+        forget.push(key)
+        if (before === undefined) continue
+        this.namespaces.delete(key)
+      } else {
+        const ns = this.namespaceOf(key, meta)
+        if (before !== undefined && sameNamespace(before, ns)) continue
+        this.namespaces.set(key, ns)
+      }
+      this.unsent.add(key)
+      changed = true
+    }
+    this.touched.clear()
+    this.describer.forget(forget)
+    return changed
+  }
+
+  private namespaceOf (key: NsKey, meta: NsMeta): Namespace {
+    const inos = this.inosOf.get(key) ?? []
+    const holders = inos.length === 1 ? this.sighted.get(inos[0] as string)?.holders ?? [] : inos.flatMap(i => this.sighted.get(i)?.holders ?? [])
+    // Spelled out, not spread: a spread copy takes several times the memory
+    // of the literal, 60,000 times over on a large host.
+    const { type, id, dev, ino, owner, parent, ownerUid } = meta
+    return this.listed.has(key)
+      ? { type, id, dev, ino, owner, parent, ownerUid, holders, listed: true }
+      : { type, id, dev, ino, owner, parent, ownerUid, holders }
   }
 }
 
-// What a source found, as one string to compare with the last pass's.
-function signature (found: Found): string {
-  const parts: string[] = []
-  for (const [k, { holders }] of found) parts.push(`${k}=${holders.map(holderTag).join(',')}`)
-  return parts.sort().join(';')
+function sameNamespace (a: Namespace, b: Namespace): boolean {
+  return a.type === b.type && a.id === b.id && a.dev === b.dev && a.ino === b.ino && a.owner === b.owner &&
+    a.parent === b.parent && a.ownerUid === b.ownerUid && a.listed === b.listed &&
+    a.holders.length === b.holders.length && a.holders.every((h, i) => holderTag(h) === holderTag(b.holders[i] as Holder))
 }

@@ -6,14 +6,18 @@
 import { readNsLink, readTaskStart } from '../kernel/procfs.js'
 import { foundOf, type Found, type Sighting } from './found.js'
 
-// One process's links, whether or not a task is in those namespaces.
+// One process's links, unless it is in that namespace itself: then the task
+// source has it, and on a host of many processes keeping those sightings
+// would cost a pass more than all the rest.
 export function readProcForChildren (procRoot: string, pid: number): Sighting[] {
   const out: Sighting[] = []
+  let start: number | undefined
   for (const type of ['pid', 'time'] as const) {
     // ENOENT for a pid namespace whose first process is not forked yet.
     const link = readNsLink(`${procRoot}/${pid}/ns/${type}_for_children`)
     if (link === undefined || link.type !== type) continue
-    const start = readTaskStart(procRoot, pid, pid)
+    if (readNsLink(`${procRoot}/${pid}/ns/${type}`)?.ino === link.ino) continue
+    start ??= readTaskStart(procRoot, pid, pid)
     if (start !== undefined) out.push({ type, ino: link.ino, holder: { kind: 'for-children', pid, start } })
   }
   return out

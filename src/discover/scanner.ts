@@ -1,19 +1,19 @@
-// The daemon's side of the discovery worker: start it, receive snapshots
-// (acknowledging each with what it cost to use), ask for a rescan, stop it.
+// The daemon's side of the discovery worker: start it, receive deltas
+// (acknowledging each with what it cost to apply), ask for a rescan, stop it.
 import { Worker } from 'node:worker_threads'
-import type { Discovery } from '../model/namespace.js'
+import type { DiscoveryDelta } from '../model/discovery-delta.js'
 import type { ScanConfig, ScanMessage, ScanRequest } from './worker.js'
 
 export class Scanner {
   private readonly worker: Worker
 
-  constructor (config: ScanConfig, onDiscovery: (d: Discovery) => void, onFatal: (err: Error) => void) {
+  constructor (config: ScanConfig, onDelta: (delta: DiscoveryDelta) => void, onFatal: (err: Error) => void) {
     this.worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: config })
     this.worker.on('message', (msg: ScanMessage) => {
       switch (msg.kind) {
-        case 'discovery': {
+        case 'delta': {
           const started = performance.now()
-          onDiscovery(msg.discovery)
+          onDelta(msg.delta)
           this.worker.postMessage({ kind: 'built', buildMs: performance.now() - started } satisfies ScanRequest)
           break
         }

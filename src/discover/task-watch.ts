@@ -35,29 +35,35 @@ interface Proc {
   readonly tasks: Map<number, Task>
 }
 
+// Holders are not all kept: the host's own namespaces have one per task
+// (60,000 on a large host), and only the oldest few are answered. So a count,
+// and the shown ones; when one of those ends while others remain, the next
+// oldest are found by a pass over the tasks.
 interface NsHolders {
   readonly type: NsType
   readonly ino: number
-  // By task tag, in the order found: oldest first after the first scan.
-  readonly holders: Map<string, TaskHolder>
-}
-
-function tagOf (h: TaskHolder): string {
-  return `${h.pid}/${h.tid}/${h.start}`
+  // The key, shared by every task's links (one string, not one per task).
+  readonly key: string
+  count: number
+  // Oldest first.
+  shown: TaskHolder[]
 }
 
 export class TaskWatch {
-  // Bumped whenever `scan()` answers differently.
-  version = 0
   private readonly procs = new Map<number, Proc>()
   private readonly byNs = new Map<string, NsHolders>()
   private readonly out: TaskHolders = new Map()
   private readonly dirty = new Set<string>()
+  // Namespaces that lost a shown holder and have more than they show.
+  private readonly refill = new Set<NsHolders>()
   private sweep: number[] = []
   private readonly opts: TaskWatchOptions
   // The processes the last scan read (all of them at the first), so other
   // per-process sources can follow the same sweep.
   readonly reread = new Set<number>()
+  // The `${type}:${ino}` keys whose answer the last scan changed (added,
+  // changed holders or gone), so discovery redoes only those.
+  readonly changed = new Set<string>()
 
   constructor (private readonly procRoot: string, opts: Partial<TaskWatchOptions> = {}) {
     this.opts = { ...TASK_WATCH_DEFAULTS, ...opts }
@@ -67,6 +73,7 @@ export class TaskWatch {
   // oldest holders. The map is this watch's own; read it before the next scan.
   scan (): TaskHolders {
     this.reread.clear()
+    this.changed.clear()
     const pids = listPids(this.procRoot)
     if (this.procs.size === 0) {
       this.readAll(pids)
@@ -97,9 +104,13 @@ export class TaskWatch {
   // start with its oldest (kthreadd for the host's own).
   private readAll (pids: readonly number[]): void {
     const found: Array<{ pid: number, tasks: Map<number, Task> }> = []
+    // Nothing is added before all are read, so links share their strings
+    // through this table meanwhile (60,000 tasks: 480,000 links, a handful
+    // of namespaces for most).
+    const keys = new Map<string, string>()
     for (const pid of pids) {
       this.reread.add(pid)
-      const tasks = this.readTasks(pid)
+      const tasks = this.readTasks(pid, keys)
       if (tasks !== undefined && tasks.size > 0) found.push({ pid, tasks })
     }
     const all: Task[] = []
@@ -111,7 +122,7 @@ export class TaskWatch {
     for (const t of all) this.add(t)
   }
 
-  private readTasks (pid: number): Map<number, Task> | undefined {
+  private readTasks (pid: number, keys?: Map<string, string>): Map<number, Task> | undefined {
     const tids = listTids(this.procRoot, pid)
     if (tids === undefined) return undefined
     const tasks = new Map<number, Task>()
@@ -121,7 +132,14 @@ export class TaskWatch {
       const links: string[] = []
       for (const type of NS_TYPES) {
         const link = readNsLink(`${this.procRoot}/${pid}/task/${tid}/ns/${type}`)
-        if (link !== undefined) links.push(`${link.type}:${link.ino}`)
+        if (link === undefined) continue
+        const k = `${link.type}:${link.ino}`
+        let shared = this.byNs.get(k)?.key ?? keys?.get(k)
+        if (shared === undefined) {
+          shared = k
+          keys?.set(k, k)
+        }
+        links.push(shared)
       }
       tasks.set(tid, { holder: { kind: 'task', pid, tid, start }, links })
     }
@@ -170,52 +188,70 @@ export class TaskWatch {
 
   private add (t: Task): void {
     const h = t.holder
-    const tag = tagOf(h)
     for (const k of t.links) {
       let ns = this.byNs.get(k)
       if (ns === undefined) {
         const [type, ino] = k.split(':') as [NsType, string]
-        ns = { type, ino: Number(ino), holders: new Map() }
+        ns = { type, ino: Number(ino), key: k, count: 0, shown: [] }
         this.byNs.set(k, ns)
       }
-      ns.holders.set(tag, h)
-      if (ns.holders.size <= this.opts.maxHolders) this.dirty.add(k)
+      ns.count++
+      // Tasks come oldest first at the first scan, and are younger than
+      // every known one after.
+      if (ns.shown.length < this.opts.maxHolders) {
+        ns.shown = [...ns.shown, h]
+        this.dirty.add(k)
+      }
     }
   }
 
   private remove (t: Task): void {
-    const tag = tagOf(t.holder)
     for (const k of t.links) {
       const ns = this.byNs.get(k)
-      if (ns === undefined || !ns.holders.delete(tag)) continue
-      if (ns.holders.size === 0) {
+      if (ns === undefined) continue
+      ns.count--
+      if (ns.count === 0) {
         this.byNs.delete(k)
+        this.refill.delete(ns)
         this.dirty.add(k)
         continue
       }
       // Only a change among the holders answered matters.
-      const shown = this.out.get(k)?.holders
-      if (shown === undefined || shown.some(s => s === t.holder)) this.dirty.add(k)
+      if (!ns.shown.includes(t.holder)) continue
+      ns.shown = ns.shown.filter(h => h !== t.holder)
+      if (ns.count > ns.shown.length) this.refill.add(ns)
+      this.dirty.add(k)
     }
   }
 
+  // One pass over every task for all the namespaces that lost a shown
+  // holder: their oldest holders are shown again.
+  private refillShown (): void {
+    if (this.refill.size === 0) return
+    const wanted = new Map<string, { ns: NsHolders, all: TaskHolder[] }>()
+    for (const ns of this.refill) wanted.set(ns.key, { ns, all: [] })
+    for (const p of this.procs.values()) {
+      for (const t of p.tasks.values()) {
+        for (const k of t.links) wanted.get(k)?.all.push(t.holder)
+      }
+    }
+    for (const { ns, all } of wanted.values()) ns.shown = all.sort(byAge).slice(0, this.opts.maxHolders)
+    this.refill.clear()
+  }
+
   private publish (): void {
+    this.refillShown()
     if (this.dirty.size === 0) return
     for (const k of this.dirty) {
+      this.changed.add(k)
       const ns = this.byNs.get(k)
       if (ns === undefined) {
         this.out.delete(k)
         continue
       }
-      const holders: TaskHolder[] = []
-      for (const h of ns.holders.values()) {
-        holders.push(h)
-        if (holders.length === this.opts.maxHolders) break
-      }
-      this.out.set(k, { type: ns.type, ino: ns.ino, holders })
+      this.out.set(k, { type: ns.type, ino: ns.ino, holders: ns.shown })
     }
     this.dirty.clear()
-    this.version++
   }
 }
 

@@ -1,9 +1,10 @@
-// Runs discovery off the FUSE thread: scans in a loop and posts each
-// changed snapshot to the daemon, so no FUSE answer ever waits on /proc.
+// Runs discovery off the FUSE thread: scans in a loop and posts what changed
+// (a delta, everything at the first) to the daemon, so no FUSE answer ever
+// waits on /proc and what crosses threads follows the change, not the host.
 import { parentPort, workerData } from 'node:worker_threads'
 import { KernelDescriber } from '../kernel/describe.js'
 import { Listns } from '../kernel/listns.js'
-import type { Discovery } from '../model/namespace.js'
+import type { DiscoveryDelta } from '../model/discovery-delta.js'
 import { Discoverer } from './discover.js'
 
 export interface ScanConfig {
@@ -13,13 +14,13 @@ export interface ScanConfig {
 }
 
 // From the daemon: scan now (SIGHUP), optionally at a new interval; or the
-// last snapshot is in use and `buildMs` is what building its tree cost.
+// last delta is applied and `buildMs` is what applying it cost.
 export type ScanRequest =
   | { kind: 'rescan', intervalMs: number }
   | { kind: 'built', buildMs: number }
 
 export type ScanMessage =
-  | { kind: 'discovery', discovery: Discovery }
+  | { kind: 'delta', delta: DiscoveryDelta }
   | { kind: 'fatal', message: string }
 
 const config = workerData as ScanConfig
@@ -30,36 +31,40 @@ const discoverer = new Discoverer(config.procRoot, new KernelDescriber(`${config
 
 let interval = config.intervalMs
 let timer: NodeJS.Timeout | undefined
-let posted: Discovery | undefined
-// One snapshot in flight at most: on a large host the daemon may take longer
-// to build a tree than we take to scan, and a queue of stale snapshots would
-// only delay the fresh one and hold memory.
+// One delta in flight at most: changes meanwhile are gathered into the next
+// one, so a daemon slower than the scans gets fewer, larger deltas.
 let inFlight = false
 let notBefore = 0
 // A rescan asked for (SIGHUP) is served even when nothing changed.
 let forced = false
 
+function post (): void {
+  if (inFlight) return
+  port?.postMessage({ kind: 'delta', delta: discoverer.takeDelta() } satisfies ScanMessage)
+  inFlight = true
+  forced = false
+}
+
+// The first scan reads every task: its cost says nothing of the next ones.
+let first = true
+
 function loop (): void {
   timer = undefined
   const started = performance.now()
-  let discovery: Discovery
+  let scanMs: number
   try {
-    discovery = discoverer.run()
+    discoverer.scan()
+    scanMs = first ? 0 : performance.now() - started
+    first = false
   } catch (err) {
     port?.postMessage({ kind: 'fatal', message: err instanceof Error ? err.message : String(err) } satisfies ScanMessage)
     return
   }
-  // An unchanged host answers the same snapshot: nothing to send or rebuild,
-  // unless a rescan was asked for.
-  if ((discovery !== posted || forced) && !inFlight && started >= notBefore) {
-    port?.postMessage({ kind: 'discovery', discovery } satisfies ScanMessage)
-    posted = discovery
-    inFlight = true
-    forced = false
-  }
+  // An unchanged host: nothing to send or apply, unless a rescan was asked for.
+  if ((discoverer.pending || forced) && started >= notBefore) post()
   // Scanning at most about a third of the time bounds the CPU it takes on a
   // large host, at the price of a longer interval there.
-  timer = setTimeout(loop, Math.max(interval, 2 * (performance.now() - started)))
+  timer = setTimeout(loop, Math.max(interval, 2 * scanMs))
 }
 
 port.on('message', (req: ScanRequest) => {
@@ -76,6 +81,8 @@ port.on('message', (req: ScanRequest) => {
       // Building at most about a third of the time leaves the daemon's
       // thread to FUSE.
       notBefore = performance.now() + 2 * req.buildMs
+      // What piled up meanwhile goes as soon as that allows, not a scan later.
+      if (discoverer.pending) setTimeout(() => { if (discoverer.pending) post() }, 2 * req.buildMs)
       break
   }
 })

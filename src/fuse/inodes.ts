@@ -70,6 +70,11 @@ export class NodeTable {
     this.childrenOf(parent).set(name, node)
   }
 
+  // The kernel no longer has the node under its name (we told it so).
+  unname (node: KnownNode): void {
+    this.unlink(node)
+  }
+
   forget (id: bigint, nlookup: number): void {
     const node = this.byId.get(id)
     if (node === undefined || id === ROOT_ID) return

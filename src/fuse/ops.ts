@@ -6,6 +6,7 @@
 import path from 'node:path'
 import { ERRNO, errnoCodeOf, NsfsError, type ErrnoCode } from '../errors.js'
 import type { Logger } from '../log.js'
+import type { TreeChange } from '../model/tree-change.js'
 import { METADATA_FILE } from '../model/metadata.js'
 import { holderPath, nsKey, type Holder, type NsType } from '../model/namespace.js'
 import { lookup, type DirNode, type Node, type Tree } from '../model/tree.js'
@@ -327,48 +328,69 @@ export class FuseOps {
   }
 
   // The notifications that bring the kernel's caches in line with the
-  // current tree: names that lead elsewhere now or nowhere, symlinks whose
-  // target's holder is gone, directories whose link count changed.
-  invalidations (): Buffer[] {
+  // tree after `change`: names that lead elsewhere now or nowhere, handles
+  // whose holder went, directories whose link count changed.
+  invalidations (change: TreeChange): Buffer[] {
     const out: Buffer[] = []
-    const tree = this.tree()
-    const dirChanged = (id: bigint, dir: DirNode): void => {
-      const was = this.nlinks.get(id)
-      if (was !== undefined && was !== nlinkOf(dir)) {
-        this.nlinks.delete(id)
-        out.push(invalInode(id))
-      }
-    }
-    dirChanged(ROOT_ID, tree.root)
-    for (const parentId of [...this.nodes.parents()]) {
-      const dir = this.dirAt(parentId)
-      for (const [name, child] of this.nodes.childrenIn(parentId)) {
-        if (dir === undefined) {
-          out.push(invalEntry(parentId, name))
-          continue
+    switch (change.kind) {
+      case 'whole':
+        this.nlinkCheck(ROOT_ID, this.tree().root, out)
+        for (const parentId of [...this.nodes.parents()]) {
+          const dir = this.dirAt(parentId)
+          for (const [name, child] of this.nodes.childrenIn(parentId)) this.check(parentId, dir, name, child, out)
         }
-        if (name === METADATA_FILE) continue
-        const now = dir.entries.get(name)
-        if (now === undefined || identityOf(now) !== child.identity) {
-          out.push(invalEntry(parentId, name))
-          continue
+        break
+      case 'dirs':
+        for (const c of change.dirs) {
+          const dirId = this.nodes.idOf(`d:${c.dir}`)
+          // Nothing in a directory the kernel never looked up is cached.
+          if (dirId === undefined) continue
+          const dir = this.dirAt(dirId)
+          if (dir !== undefined) this.nlinkCheck(dirId, dir, out)
+          const known = this.nodes.childrenIn(dirId)
+          for (const names of [c.removed, c.changed, c.added]) {
+            for (const name of names) {
+              const child = known.get(name)
+              if (child !== undefined) this.check(dirId, dir, name, child, out)
+            }
+          }
         }
-        if (now.kind === 'dir') {
-          dirChanged(child.id, now)
-          continue
-        }
-        const shown = this.shown.get(child.id)
-        if (shown === undefined) continue
-        const first = now.ns.holders[0]
-        const firstGone = shown.first !== undefined && (first === undefined || holderSig(first, now.ns.type) !== shown.first)
-        const targetGone = shown.target !== undefined && !now.ns.holders.some(h => holderSig(h, now.ns.type) === shown.target)
-        if (firstGone || targetGone) {
-          this.shown.delete(child.id)
-          out.push(invalInode(child.id))
-        }
-      }
+        break
     }
     return out
+  }
+
+  // One name the kernel may have cached in `parentId` (`dir` now).
+  private check (parentId: bigint, dir: DirNode | undefined, name: string, child: KnownNode, out: Buffer[]): void {
+    const now = name === METADATA_FILE ? undefined : dir?.entries.get(name)
+    if (dir === undefined || (name !== METADATA_FILE && (now === undefined || identityOf(now) !== child.identity))) {
+      // The kernel drops the name; the node lives on until it forgets it.
+      this.nodes.unname(child)
+      out.push(invalEntry(parentId, name))
+      return
+    }
+    if (now === undefined) return
+    if (now.kind === 'dir') {
+      this.nlinkCheck(child.id, now, out)
+      return
+    }
+    const shown = this.shown.get(child.id)
+    if (shown === undefined) return
+    const first = now.ns.holders[0]
+    const firstGone = shown.first !== undefined && (first === undefined || holderSig(first, now.ns.type) !== shown.first)
+    const targetGone = shown.target !== undefined && !now.ns.holders.some(h => holderSig(h, now.ns.type) === shown.target)
+    if (firstGone || targetGone) {
+      this.shown.delete(child.id)
+      out.push(invalInode(child.id))
+    }
+  }
+
+  private nlinkCheck (id: bigint, dir: DirNode, out: Buffer[]): void {
+    const was = this.nlinks.get(id)
+    if (was !== undefined && was !== nlinkOf(dir)) {
+      this.nlinks.delete(id)
+      out.push(invalInode(id))
+    }
   }
 
   private dirAt (id: bigint): DirNode | undefined {

@@ -13,6 +13,7 @@ import os from 'node:os'
 import { NsfsError } from '../errors.js'
 import { mountFuseDevice, unmountFuse } from '../kernel/fuse-mount.js'
 import type { Logger } from '../log.js'
+import type { TreeChange } from '../model/tree-change.js'
 import type { FuseOps } from './ops.js'
 import {
   FUSE_ASYNC_READ, FUSE_CACHE_SYMLINKS, FUSE_DO_READDIRPLUS, FUSE_KERNEL_MINOR_VERSION, FUSE_KERNEL_VERSION, FUSE_MAX_PAGES,
@@ -29,8 +30,8 @@ export interface SessionOptions {
 export interface Session {
   // Resolves when the kernel ended the connection (an unmount from outside).
   readonly ended: Promise<void>
-  // Tells the kernel what changed since the last call.
-  invalidate: () => void
+  // Tells the kernel what changed in the tree.
+  invalidate: (change: TreeChange) => void
   unmount: () => Promise<void>
 }
 
@@ -122,9 +123,9 @@ export async function startSession (ops: FuseOps, opts: SessionOptions): Promise
 
   return {
     ended: endedP,
-    invalidate: () => {
+    invalidate: change => {
       if (!initialized || closing) return
-      for (const note of ops.invalidations()) {
+      for (const note of ops.invalidations(change)) {
         fs.write(fd, note, err => {
           // ENOENT: the kernel had nothing cached under that name.
           if (err !== null && err.code !== 'ENOENT' && !closing) log('debug', `FUSE invalidation not delivered: ${err.message}`)

@@ -19,8 +19,8 @@ export interface NsDescriber {
   describeById: (type: NsType, id: bigint) => NsMeta | undefined
   // The namespace of `key` and every owner and parent above it.
   lineage: (key: NsKey) => NsMeta[]
-  // Forget cached namespaces whose key is not in `live`.
-  retain: (live: ReadonlySet<NsKey>) => void
+  // Forget these cached namespaces (they left the snapshot).
+  forget: (keys: Iterable<NsKey>) => void
 }
 
 function gone (err: unknown): boolean {
@@ -97,9 +97,10 @@ export class KernelDescriber implements NsDescriber {
     return out
   }
 
-  retain (live: ReadonlySet<NsKey>): void {
-    for (const [k, meta] of this.byKey) {
-      if (live.has(k)) continue
+  forget (keys: Iterable<NsKey>): void {
+    for (const k of keys) {
+      const meta = this.byKey.get(k)
+      if (meta === undefined) continue
       this.byKey.delete(k)
       const inoKey = `${meta.type}:${meta.ino}`
       if (this.byIno.get(inoKey) === meta) this.byIno.delete(inoKey)

@@ -69,6 +69,10 @@ export class HashBook {
     return h
   }
 
+  forget (key: NsKey): void {
+    this.hashes.delete(key)
+  }
+
   retain (live: ReadonlySet<NsKey> | ReadonlyMap<NsKey, unknown>): void {
     for (const k of this.hashes.keys()) if (!live.has(k)) this.hashes.delete(k)
   }
