@@ -29,10 +29,12 @@ export function detach (mountpoint: string): boolean {
 }
 
 // Whether the mountpoint is a FUSE mount whose daemon is gone (the kernel
-// answers ENOTCONN). The stat runs in a child with a time limit: a hung
-// daemon's mount would block it, and we must never block on a mount.
+// answers ENOTCONN). statfs, because the kernel may answer a stat from
+// attributes it cached while the daemon lived. It runs in a child with a
+// time limit: a hung daemon's mount would block it, and we must never block
+// on a mount.
 function isStale (mountpoint: string): boolean {
-  const r = spawnSync('stat', ['-c', '%i', '--', mountpoint], { encoding: 'utf8', timeout: 5000, killSignal: 'SIGKILL', env: { ...process.env, LC_ALL: 'C' } })
+  const r = spawnSync('stat', ['-f', '-c', '%t', '--', mountpoint], { encoding: 'utf8', timeout: 5000, killSignal: 'SIGKILL', env: { ...process.env, LC_ALL: 'C' } })
   if (r.status === 0) return false
   if (r.signal !== null) throw new NsfsError('EBUSY', 'the mount there does not answer (a hung daemon?); free it with `nsfs umount --force`', { path: mountpoint })
   // ENOTCONN, or ECONNABORTED while the dead daemon's last thread exits.
