@@ -184,10 +184,31 @@ t.test('mounted tree', { skip }, async t => {
     const t0 = Date.now()
     const rel = await waitFor('the ipc entry', () => entryFor(mnt, link), 1000)
     t.ok(Date.now() - t0 <= 1000, `appeared after ${Date.now() - t0} ms`)
+    // Looked up and followed, so the kernel caches its name and target.
+    const entry = path.join(mnt, rel)
+    t.ok(fs.lstatSync(entry).isSymbolicLink())
+    t.equal(fs.readlinkSync(entry), `/proc/${h.pid}/ns/ipc`)
     await h.stop()
     const t1 = Date.now()
     await waitFor('the ipc entry to vanish', () => fs.readdirSync(mnt).includes(rel) ? undefined : true, 1000)
+    await waitFor('the cached name to go too', () => {
+      try { fs.lstatSync(entry); return undefined } catch (err) { return (err as NodeJS.ErrnoException).code === 'ENOENT' ? true : undefined }
+    }, 1000)
     t.ok(Date.now() - t1 <= 1000, `vanished after ${Date.now() - t1} ms`)
+  })
+
+  t.test('a cached target follows its holder: when the first exits, the next is handed out', async t => {
+    const first = await startHolder(t, ['unshare', '--ipc'])
+    const next = await startHolder(t, ['nsenter', `--ipc=/proc/${first.pid}/ns/ipc`])
+    const rel = await waitFor('the ipc entry', () => entryFor(mnt, first.ns('ipc')))
+    const entry = path.join(mnt, rel)
+    t.equal(fs.readlinkSync(entry), `/proc/${first.pid}/ns/ipc`, 'the oldest holder')
+    t.equal(fs.readlinkSync(entry), `/proc/${first.pid}/ns/ipc`, 'again, from the kernel\'s cache')
+    await first.stop()
+    const t0 = Date.now()
+    await waitFor('the next holder', () => readlinkOr(entry) === `/proc/${next.pid}/ns/ipc` ? true : undefined, 1000)
+    t.ok(Date.now() - t0 <= 1000, `after ${Date.now() - t0} ms`)
+    t.equal(fs.statSync(entry).ino, fs.statSync(`/proc/${next.pid}/ns/ipc`).ino, 'and it opens the same namespace')
   })
 
   t.test('writes are refused and the daemon stays up', async t => {
