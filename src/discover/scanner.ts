@@ -8,10 +8,7 @@ export class Scanner {
   private readonly worker: Worker
 
   constructor (config: ScanConfig, onDelta: (delta: DiscoveryDelta) => void, onFatal: (err: Error) => void) {
-    // A small young generation: the worker's garbage is many short-lived
-    // strings per scan, and V8's default semi-spaces (16 MiB each) would
-    // sit in RSS between scans.
-    this.worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: config, resourceLimits: { maxYoungGenerationSizeMb: 3 } })
+    this.worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: config })
     this.worker.on('message', (msg: ScanMessage) => {
       switch (msg.kind) {
         case 'delta': {
