@@ -2,7 +2,8 @@
 import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
-import { kernelSkipReason, readlinkOr, run, sleep, startDaemon, startHolder, tempDir, waitFor, walk, isMounted, CLI } from './lib/harness.js'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { exited, kernelSkipReason, readlinkOr, run, sleep, startDaemon, startHolder, tempDir, waitFor, walk, isMounted, CLI } from './lib/harness.js'
 
 const skip = kernelSkipReason()
 const SEED = 'a1b2c3d4'
@@ -296,5 +297,34 @@ t.test('clear one-line errors', { skip }, async t => {
     const u = run(process.execPath, [CLI, 'frobnicate'])
     t.equal(u.status, 2)
     t.match(u.stderr, /unknown command 'frobnicate'/)
+  })
+})
+
+t.test('a mount still in use when the daemon stops', { skip }, async t => {
+  const mnt = tempDir(t)
+  // A process with its working directory in the mount keeps it busy.
+  const inside = async (): Promise<ChildProcess> => {
+    const child = spawn('sleep', ['3600'], { cwd: mnt, stdio: 'ignore' })
+    t.teardown(() => { child.kill('SIGKILL') })
+    await waitFor('sleep to run inside the mount', () => readlinkOr(`/proc/${child.pid}/cwd`) === mnt ? true : undefined)
+    return child
+  }
+
+  t.test('SIGTERM detaches it, ends its connection and exits 0', async t => {
+    const d = await startDaemon(t, mnt, ['--seed', SEED])
+    const child = await inside()
+    t.equal(await d.stop('SIGTERM'), 0)
+    t.notOk(isMounted(mnt), 'gone from the mount table')
+    t.match(d.stderr(), /is busy: detached; it goes away once nothing uses it/)
+    t.throws(() => fs.readdirSync(`/proc/${child.pid}/cwd/`), { code: 'ENOTCONN' }, 'its user hears ENOTCONN')
+  })
+
+  t.test('umount -l from outside stops the daemon, which exits 0', async t => {
+    const d = await startDaemon(t, mnt, ['--seed', SEED])
+    const child = await inside()
+    t.equal(run('umount', ['-l', mnt]).status, 0)
+    t.equal(await exited(d.child), 0)
+    t.match(d.stderr(), /was unmounted; stopping/)
+    t.throws(() => fs.readdirSync(`/proc/${child.pid}/cwd/`), { code: 'ENOTCONN' }, 'its user hears ENOTCONN')
   })
 })

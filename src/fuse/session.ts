@@ -12,6 +12,8 @@ import fs from 'node:fs'
 import os from 'node:os'
 import { NsfsError } from '../errors.js'
 import { mountFuseDevice, unmountFuse } from '../kernel/fuse-mount.js'
+import { abortConnection, connectionOf, ensureFusectl, FUSECTL } from '../kernel/fusectl.js'
+import { readMountinfo } from '../kernel/mountinfo.js'
 import type { Logger } from '../log.js'
 import type { TreeChange } from '../model/tree-change.js'
 import type { FuseOps } from './ops.js'
@@ -45,6 +47,9 @@ const MAX_PAGES = 32
 export async function startSession (ops: FuseOps, opts: SessionOptions): Promise<Session> {
   const { log } = opts
   const fd = mountFuseDevice({ mountpoint: opts.mountpoint, fsname: 'nsfs', subtype: 'nsfs' })
+  // Its connection under /sys/fs/fuse/connections, from the mount table:
+  // the daemon never looks at its own mount.
+  const device = readMountinfo().filter(m => m.mountPoint === opts.mountpoint && m.fstype === 'fuse.nsfs').at(-1)?.device
   let initialized = false
   let closing = false
   let readers = 0
@@ -136,7 +141,23 @@ export async function startSession (ops: FuseOps, opts: SessionOptions): Promise
       if (closing) return
       closing = true
       const gone = await Promise.race([endedP.then(() => true), Promise.resolve(false)])
-      if (!gone && unmountFuse(opts.mountpoint) === 'detached') log('warn', `${opts.mountpoint} is busy: detached; it goes away once nothing uses it`)
+      const how = gone ? 'unmounted' : unmountFuse(opts.mountpoint)
+      if (how === 'detached') log('warn', `${opts.mountpoint} is busy: detached; it goes away once nothing uses it`)
+      if (how !== 'unmounted') {
+        // Detached, here or from outside, while something still uses it.
+        // Nobody will serve it: end the connection, so its users hear
+        // ENOTCONN and our reads of the device return (a read that never
+        // returns would keep the process from exiting).
+        try {
+          if (device === undefined) throw new NsfsError('ENOENT', 'the mount table did not show the mount', { path: opts.mountpoint })
+          const conn = connectionOf(device)
+          ensureFusectl()
+          // Gone already when the last user left before we looked.
+          if (fs.existsSync(`${FUSECTL}/${conn}`)) abortConnection(conn)
+        } catch (err) {
+          log('error', `cannot end the FUSE connection of ${opts.mountpoint}: ${err instanceof Error ? err.message : String(err)}`)
+        }
+      }
       // Once the kernel lets go of the connection, the readers see ENODEV.
       await Promise.race([endedP, new Promise(resolve => setTimeout(resolve, 1000).unref())])
       fs.closeSync(fd)

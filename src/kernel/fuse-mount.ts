@@ -49,12 +49,14 @@ export function detachMount (mountpoint: string): boolean {
 }
 
 // Unmounts; a busy mount is detached instead (it goes away once its users
-// leave). Answers whether it had to detach.
-export function unmountFuse (mountpoint: string): 'unmounted' | 'detached' {
+// leave). Answers which, or that nothing was mounted there any more (a
+// `umount -l` from outside).
+export function unmountFuse (mountpoint: string): 'unmounted' | 'detached' | 'not-mounted' {
   if (umount2Raw(mountpoint, 0) === 0) return 'unmounted'
   try {
     syscallFailed('umount2', mountpoint)
   } catch (err) {
+    if (err instanceof NsfsError && err.code === 'EINVAL') return 'not-mounted'
     if (!(err instanceof NsfsError) || err.code !== 'EBUSY') throw err
   }
   if (umount2Raw(mountpoint, MNT_DETACH) !== 0) syscallFailed('umount2(MNT_DETACH)', mountpoint)
