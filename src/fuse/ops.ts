@@ -10,6 +10,7 @@ import type { TreeChange } from '../model/tree-change.js'
 import { METADATA_FILE } from '../model/metadata.js'
 import { holderPath, nsKey, type Holder, type NsType } from '../model/namespace.js'
 import { lookup, type DirNode, type Node, type Tree } from '../model/tree.js'
+import { HandleTable } from '../vfs/handle-table.js'
 import { attrOfNode, nlinkOf, S_IFDIR, S_IFLNK, S_IFREG, type Attr, type Vfs } from '../vfs/vfs.js'
 import { NodeTable, ROOT_ID, type KnownNode } from './inodes.js'
 import {
@@ -51,8 +52,7 @@ interface DirSnapshot {
 
 export class FuseOps {
   readonly nodes: NodeTable
-  private readonly dirs = new Map<number, DirSnapshot>()
-  private nextDir = 1
+  private readonly dirs = new HandleTable<DirSnapshot>()
   // What each handle's answers came from: its namespace's first holder
   // (the size in its attributes) and the holder behind the target the
   // kernel may have cached. Either gone, the kernel must ask again.
@@ -130,7 +130,7 @@ export class FuseOps {
         return { kind: 'ok', body: this.readdir(fh, offset, size, h.opcode === OP.READDIRPLUS) }
       }
       case OP.RELEASEDIR:
-        this.dirs.delete(Number(args.readBigUInt64LE(0)))
+        this.dirs.release(Number(args.readBigUInt64LE(0)))
         return OK
       case OP.STATFS: {
         const s = this.vfs.statfs()
@@ -265,12 +265,7 @@ export class FuseOps {
   // READDIR calls of one listing.
   private opendir (id: bigint): number {
     const p = this.pathOf(id)
-    const names = this.vfs.readdir(p)
-    while (this.dirs.has(this.nextDir) || this.nextDir === 0) this.nextDir = (this.nextDir + 1) >>> 0
-    const fh = this.nextDir
-    this.nextDir = (this.nextDir + 1) >>> 0
-    this.dirs.set(fh, { dir: id, path: p, names: ['.', '..', ...names] })
-    return fh
+    return this.dirs.add({ dir: id, path: p, names: ['.', '..', ...this.vfs.readdir(p)] })
   }
 
   private readdir (fh: number, offset: number, size: number, plus: boolean): Buffer {

@@ -3,7 +3,6 @@
 // snapshot even while the tree is replaced under it.
 import path from 'node:path'
 import { LRUCache } from 'lru-cache'
-import { NsfsError } from '../errors.js'
 import { dirMetadata, METADATA_FILE } from '../model/metadata.js'
 import type { Tree } from '../model/tree.js'
 
@@ -43,33 +42,4 @@ export function renderMetadata (tree: Tree, dirPath: string): Buffer | undefined
 
 export function lastRenderedSize (dirPath: string): number {
   return lastSize.get(dirPath) ?? 0
-}
-
-// Open metadata files by handle number.
-export class OpenFiles {
-  private readonly open = new Map<number, Buffer>()
-  private next = 1
-
-  add (content: Buffer): number {
-    // Never 0: a handle of 0 is what a request without one carries.
-    while (this.open.has(this.next) || this.next === 0) this.next = (this.next + 1) >>> 0
-    const fh = this.next
-    this.open.set(fh, content)
-    this.next = (this.next + 1) >>> 0
-    return fh
-  }
-
-  get (fh: number, filePath: string): Buffer {
-    const content = this.open.get(fh)
-    if (content === undefined) throw new NsfsError('EBADF', 'no such open metadata file', { path: filePath })
-    return content
-  }
-
-  release (fh: number): void {
-    this.open.delete(fh)
-  }
-
-  get size (): number {
-    return this.open.size
-  }
 }

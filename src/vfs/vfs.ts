@@ -5,7 +5,8 @@ import { holderPath, type Namespace } from '../model/namespace.js'
 import { METADATA_FILE } from '../model/metadata.js'
 import { planRename, type RenamePlan } from '../model/overlay.js'
 import { lookup, type DirNode, type Node, type Tree } from '../model/tree.js'
-import { lastRenderedSize, metadataDirOf, OpenFiles, renderMetadata } from './metadata.js'
+import { HandleTable } from './handle-table.js'
+import { lastRenderedSize, metadataDirOf, renderMetadata } from './metadata.js'
 
 export const S_IFDIR = 0o040000
 export const S_IFLNK = 0o120000
@@ -67,7 +68,7 @@ export type HandleResolver = (ns: Namespace) => string | undefined
 export type RenameRecorder = (plan: RenamePlan) => void
 
 export class Vfs {
-  private readonly files = new OpenFiles()
+  private readonly files = new HandleTable<Buffer>()
 
   constructor (
     private readonly tree: () => Tree,
@@ -124,7 +125,8 @@ export class Vfs {
   }
 
   read (path: string, fh: number, length: number, position: number): Buffer {
-    const content = this.files.get(fh, path)
+    const content = this.files.get(fh)
+    if (content === undefined) throw new NsfsError('EBADF', 'no such open metadata file', { path })
     return content.subarray(Math.min(position, content.length), Math.min(position + length, content.length))
   }
 
