@@ -14,7 +14,7 @@ import { HandleTable } from '../vfs/handle-table.js'
 import { attrOfNode, nlinkOf, S_IFDIR, S_IFLNK, S_IFREG, type Attr, type Vfs } from '../vfs/vfs.js'
 import { NodeTable, ROOT_ID, type KnownNode } from './inodes.js'
 import {
-  attrOut, ENTRY_OUT_SIZE, entryOut, FATTR_SIZE, FOPEN_DIRECT_IO, invalEntry, invalInode, OP, openOut, packDirents, readName,
+  attrOut, direntSize, entryOut, FATTR_SIZE, FOPEN_DIRECT_IO, invalEntry, invalInode, OP, openOut, packDirents, readName, readReadIn,
   RENAME_NOREPLACE, statfsOut, type DirEntry, type Entry, type FuseAttr, type InHeader,
 } from './protocol.js'
 
@@ -95,13 +95,13 @@ export class FuseOps {
         return NONE
       }
       case OP.GETATTR: {
-        const p = this.pathOf(h.nodeid)
-        return { kind: 'ok', body: attrOut(this.attrOf(h.nodeid, this.vfs.getattr(p), lookup(this.tree(), p)), this.validFor(p)) }
+        const { path: p, node } = this.resolve(h.nodeid)
+        const attr = node !== undefined ? attrOfNode(node) : this.vfs.getattr(p)
+        return { kind: 'ok', body: attrOut(this.attrOf(h.nodeid, attr, node), this.validFor(p)) }
       }
       case OP.READLINK: {
-        const p = this.pathOf(h.nodeid)
+        const { path: p, node } = this.resolve(h.nodeid)
         const target = this.vfs.readlink(p)
-        const node = lookup(this.tree(), p)
         const holder = node?.ns.holders.find(x => holderPath(x, node.ns.type) === target)
         if (node !== undefined && holder !== undefined) this.showing(h.nodeid).target = holderSig(holder, node.ns.type)
         return { kind: 'ok', body: Buffer.from(target) }
@@ -113,10 +113,8 @@ export class FuseOps {
         return { kind: 'ok', body: openOut(fh, FOPEN_DIRECT_IO) }
       }
       case OP.READ: {
-        const fh = Number(args.readBigUInt64LE(0))
-        const offset = Number(args.readBigUInt64LE(8))
-        const size = args.readUInt32LE(16)
-        return { kind: 'ok', body: this.vfs.read(this.pathOf(h.nodeid), fh, size, offset) }
+        const r = readReadIn(args)
+        return { kind: 'ok', body: this.vfs.read(this.pathOf(h.nodeid), r.fh, r.size, r.offset) }
       }
       case OP.RELEASE:
         this.vfs.release(Number(args.readBigUInt64LE(0)))
@@ -124,10 +122,8 @@ export class FuseOps {
       case OP.OPENDIR: return { kind: 'ok', body: openOut(this.opendir(h.nodeid), 0) }
       case OP.READDIR:
       case OP.READDIRPLUS: {
-        const fh = Number(args.readBigUInt64LE(0))
-        const offset = Number(args.readBigUInt64LE(8))
-        const size = args.readUInt32LE(16)
-        return { kind: 'ok', body: this.readdir(fh, offset, size, h.opcode === OP.READDIRPLUS) }
+        const r = readReadIn(args)
+        return { kind: 'ok', body: this.readdir(r.fh, r.offset, r.size, h.opcode === OP.READDIRPLUS) }
       }
       case OP.RELEASEDIR:
         this.dirs.release(Number(args.readBigUInt64LE(0)))
@@ -178,6 +174,13 @@ export class FuseOps {
   // The path of a node in the current tree; ENOENT once it no longer leads
   // to what the node stands for.
   pathOf (id: bigint): string {
+    return this.resolve(id).path
+  }
+
+  // The node's path, and what is there in the current tree (nothing for a
+  // metadata file); ENOENT once it no longer leads to what the node stands
+  // for.
+  private resolve (id: bigint): { path: string, node: Node | undefined } {
     const parts: string[] = []
     let node = this.known(id)
     while (node.id !== ROOT_ID) {
@@ -185,11 +188,10 @@ export class FuseOps {
       node = this.known(node.parent)
     }
     const p = `/${parts.reverse().join('/')}`
-    if (id === ROOT_ID) return p
-    const leaf = this.known(id)
-    const now = this.identityAt(p)
-    if (now !== leaf.identity) throw new NsfsError('ENOENT', 'no such namespace entry', { path: p })
-    return p
+    if (id === ROOT_ID) return { path: p, node: this.tree().root }
+    const now = this.at(p)
+    if (now.identity !== this.known(id).identity) throw new NsfsError('ENOENT', 'no such namespace entry', { path: p })
+    return { path: p, node: now.node }
   }
 
   private known (id: bigint): KnownNode {
@@ -198,15 +200,16 @@ export class FuseOps {
     return node
   }
 
-  // What `p` leads to in the current tree, as a node identity.
-  private identityAt (p: string): string | undefined {
+  // What `p` leads to in the current tree, as a node identity, and the
+  // tree node (none for a metadata file).
+  private at (p: string): { identity: string | undefined, node: Node | undefined } {
     const tree = this.tree()
     if (path.posix.basename(p) === METADATA_FILE) {
       const dir = lookup(tree, path.posix.dirname(p))
-      return dir?.kind === 'dir' ? `m:${nsKey(dir.ns)}` : undefined
+      return { identity: dir?.kind === 'dir' ? `m:${nsKey(dir.ns)}` : undefined, node: undefined }
     }
     const node = lookup(tree, p)
-    return node === undefined ? undefined : identityOf(node)
+    return { identity: node === undefined ? undefined : identityOf(node), node }
   }
 
   // The entry `name` in the directory `parent` (at `parentPath`, which is
@@ -218,7 +221,7 @@ export class FuseOps {
     let node: Node | undefined
     if (name === METADATA_FILE) {
       attr = this.vfs.getattr(p)
-      identity = this.identityAt(p)
+      identity = this.at(p).identity
     } else {
       node = dir !== undefined ? dir.entries.get(name) : lookup(this.tree(), p)
       if (node === undefined) throw new NsfsError('ENOENT', 'no such namespace entry', { path: p })
@@ -290,11 +293,14 @@ export class FuseOps {
 
   private dirent (snap: DirSnapshot, name: string, plus: boolean, dir: DirNode | undefined): DirEntry {
     if (name === '.' || name === '..') return { name, ino: snap.dir, type: S_IFDIR >> 12 }
-    const p = path.posix.join(snap.path, name)
     if (!plus) {
-      const identity = this.identityAt(p)
-      const mode = identity?.startsWith('d:') === true ? S_IFDIR : identity?.startsWith('m:') === true ? S_IFREG : S_IFLNK
-      return { name, ino: (identity === undefined ? undefined : this.nodes.idOf(identity)) ?? ROOT_ID, type: mode >> 12 }
+      if (name === METADATA_FILE) {
+        const id = dir === undefined ? undefined : this.nodes.idOf(`m:${nsKey(dir.ns)}`)
+        return { name, ino: id ?? ROOT_ID, type: S_IFREG >> 12 }
+      }
+      const node = dir?.entries.get(name)
+      const id = node === undefined ? undefined : this.nodes.idOf(identityOf(node))
+      return { name, ino: id ?? ROOT_ID, type: (node?.kind === 'dir' ? S_IFDIR : S_IFLNK) >> 12 }
     }
     try {
       if (dir === undefined) throw new NsfsError('ENOENT', 'the directory is gone', { path: snap.path })
@@ -390,7 +396,7 @@ export class FuseOps {
 
   private dirAt (id: bigint): DirNode | undefined {
     try {
-      const node = lookup(this.tree(), this.pathOf(id))
+      const node = this.resolve(id).node
       return node?.kind === 'dir' ? node : undefined
     } catch {
       return undefined
@@ -404,8 +410,4 @@ const EMPTY_ATTR: FuseAttr = { ino: 0n, size: 0, mode: 0, nlink: 0, uid: 0, gid:
 // A holder as the path it opens through and the start time of its task.
 function holderSig (h: Holder, type: NsType): string {
   return `${h.start} ${holderPath(h, type)}`
-}
-
-function direntSize (name: string, plus: boolean): number {
-  return (plus ? ENTRY_OUT_SIZE : 0) + 24 + ((Buffer.byteLength(name) + 7) & ~7)
 }

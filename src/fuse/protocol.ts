@@ -197,6 +197,11 @@ export interface InitIn {
   readonly flags: number
 }
 
+// struct fuse_read_in, which READ, READDIR and READDIRPLUS carry.
+export function readReadIn (args: Buffer): { fh: number, offset: number, size: number } {
+  return { fh: Number(args.readBigUInt64LE(0)), offset: Number(args.readBigUInt64LE(8)), size: args.readUInt32LE(16) }
+}
+
 export function readInit (args: Buffer): InitIn {
   return { major: args.readUInt32LE(0), minor: args.readUInt32LE(4), maxReadahead: args.readUInt32LE(8), flags: args.readUInt32LE(12) }
 }
@@ -241,6 +246,11 @@ function align8 (n: number): number {
   return (n + 7) & ~7
 }
 
+// The bytes an entry named `name` takes in a READDIR(PLUS) reply.
+export function direntSize (name: string, plus: boolean): number {
+  return align8((plus ? ENTRY_OUT_SIZE : 0) + DIRENT_HEADER + Buffer.byteLength(name))
+}
+
 // Packs as many entries as fit in `size` bytes (struct fuse_dirent or
 // fuse_direntplus). The first is at offset `first` of the listing, and each
 // record's offset is that of the next, so a later call resumes there.
@@ -253,7 +263,7 @@ export function packDirents (entries: readonly DirEntry[], first: number, size: 
     const e = entries[i] as DirEntry
     const nameLen = Buffer.byteLength(e.name)
     const head = plus ? ENTRY_OUT_SIZE : 0
-    const recLen = align8(head + DIRENT_HEADER + nameLen)
+    const recLen = direntSize(e.name, plus)
     if (used + recLen > size) break
     const rec = Buffer.alloc(recLen)
     if (plus && e.entry !== undefined) writeEntry(rec, 0, e.entry)
