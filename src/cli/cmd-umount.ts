@@ -3,9 +3,9 @@
 // through the kernel, for a daemon that hangs.
 import path from 'node:path'
 import { spawnSync } from 'node:child_process'
-import { detach } from '../daemon/preflight.js'
 import { DEFAULT_RUN_DIR, isAlive, readStatus, removeStale, type DaemonStatus } from '../daemon/status.js'
-import { abortConnection, connectionOf, ensureFusectl } from '../kernel/fusectl.js'
+import { detachMount } from '../kernel/fuse-mount.js'
+import { abortMountConnection } from '../kernel/fusectl.js'
 import { readMountinfo, type MountEntry } from '../kernel/mountinfo.js'
 import { parseCommandLine, usageError, type Command } from './command.js'
 import { DEFAULT_MOUNTPOINT } from './cmd-mount.js'
@@ -35,7 +35,7 @@ function cleanStale (mountpoint: string, runDir: string, daemon: DaemonStatus | 
   if (daemon !== undefined) return 0
   removeStale(runDir, mountpoint)
   if (mount === undefined || mount.fstype !== 'fuse.nsfs') return 0
-  if (!detach(mountpoint)) {
+  if (!detachMount(mountpoint)) {
     say(`cannot detach the stale mount at ${mountpoint}`)
     return 1
   }
@@ -101,11 +101,9 @@ exit status: 0 once nothing is mounted there and no daemon runs for it,
     if (force && mount !== undefined) {
       // Never stat or unmount through the hung mount: the kernel's control
       // files answer without asking the daemon.
-      ensureFusectl()
-      const conn = connectionOf(mount.device)
-      abortConnection(conn)
-      say(`aborted FUSE connection ${conn} of ${mountpoint}`)
-      if (!detach(mountpoint)) {
+      const conn = abortMountConnection(mount.device)
+      say(conn === undefined ? `the FUSE connection of ${mountpoint} had ended already` : `aborted FUSE connection ${conn} of ${mountpoint}`)
+      if (!detachMount(mountpoint)) {
         say(`cannot detach ${mountpoint}`)
         return 1
       }
@@ -125,7 +123,7 @@ exit status: 0 once nothing is mounted there and no daemon runs for it,
     } else if (mountAt(mountpoint) !== undefined) {
       // No daemon: a stale mount, or one served by a daemon we know nothing of.
       const r = spawnSync('umount', [mountpoint], { encoding: 'utf8' })
-      if (r.status !== 0 && !detach(mountpoint)) {
+      if (r.status !== 0 && !detachMount(mountpoint)) {
         say(`cannot unmount ${mountpoint}: ${r.stderr.trim()}`)
         return 1
       }

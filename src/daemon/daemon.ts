@@ -173,13 +173,12 @@ export async function runDaemon (opts: DaemonOptions): Promise<number> {
     session = await startSession(ops, { mountpoint, debug: opts.debugFuse, log })
     void session.ended.then(() => stop({ kind: 'unmounted' }))
     isMounted = true
-    const ours = readMountinfo().filter(m => m.mountPoint === mountpoint && m.fstype === 'fuse.nsfs').at(-1)
     // The kernel ends the connection when the mount goes; a lazy unmount
     // (umount -l) while something still uses it does not, so the mount
     // table is watched too.
-    if (ours === undefined) throw new NsfsError('EIO', 'mounted, yet the mount table does not show it', { path: mountpoint })
+    const { mountId } = session.mount
     watch = setInterval(() => {
-      if (!readMountinfo().some(m => m.mountId === ours.mountId)) stop({ kind: 'unmounted' })
+      if (!readMountinfo().some(m => m.mountId === mountId)) stop({ kind: 'unmounted' })
     }, opts.mountCheckMs ?? 1000)
     publisher.writePid(process.pid)
     publish()

@@ -23,11 +23,6 @@ export function checkFuseDevice (dev = '/dev/fuse'): void {
   }
 }
 
-// Lazily detaches a mount whose daemon is gone.
-export function detach (mountpoint: string): boolean {
-  return detachMount(mountpoint)
-}
-
 // Whether the mountpoint is a FUSE mount whose daemon is gone (the kernel
 // answers ENOTCONN). statfs, because the kernel may answer a stat from
 // attributes it cached while the daemon lived. It runs in a child with a
@@ -47,7 +42,7 @@ function isStale (mountpoint: string): boolean {
 export function prepareMountpoint (mountpoint: string, log: Logger): string {
   const abs = path.resolve(mountpoint)
   if (isStale(abs)) {
-    if (!detach(abs)) throw new NsfsError('EBUSY', 'a stale FUSE mount is in the way and could not be detached', { path: abs })
+    if (!detachMount(abs)) throw new NsfsError('EBUSY', 'a stale FUSE mount is in the way and could not be detached', { path: abs })
     log('warn', `recovered a stale mount left by a crashed daemon at ${abs}`)
   }
   const mounted = readMountinfo().filter(m => m.mountPoint === abs).at(-1)

@@ -12,8 +12,8 @@ import fs from 'node:fs'
 import os from 'node:os'
 import { NsfsError } from '../errors.js'
 import { mountFuseDevice, unmountFuse } from '../kernel/fuse-mount.js'
-import { abortConnection, connectionOf, ensureFusectl, FUSECTL } from '../kernel/fusectl.js'
-import { readMountinfo } from '../kernel/mountinfo.js'
+import { abortMountConnection } from '../kernel/fusectl.js'
+import { readMountinfo, type MountEntry } from '../kernel/mountinfo.js'
 import type { Logger } from '../log.js'
 import type { TreeChange } from '../model/tree-change.js'
 import type { FuseOps } from './ops.js'
@@ -30,6 +30,8 @@ export interface SessionOptions {
 }
 
 export interface Session {
+  // The mount's entry in the mount table, as it was made.
+  readonly mount: MountEntry
   // Resolves when the kernel ended the connection (an unmount from outside).
   readonly ended: Promise<void>
   // Tells the kernel what changed in the tree.
@@ -47,9 +49,15 @@ const MAX_PAGES = 32
 export async function startSession (ops: FuseOps, opts: SessionOptions): Promise<Session> {
   const { log } = opts
   const fd = mountFuseDevice({ mountpoint: opts.mountpoint, fsname: 'nsfs', subtype: 'nsfs' })
-  // Its connection under /sys/fs/fuse/connections, from the mount table:
-  // the daemon never looks at its own mount.
-  const device = readMountinfo().filter(m => m.mountPoint === opts.mountpoint && m.fstype === 'fuse.nsfs').at(-1)?.device
+  // Its entry in the mount table: its id, and its device, whose minor is
+  // its connection under /sys/fs/fuse/connections (the daemon never looks
+  // at its own mount).
+  const mount = readMountinfo().filter(m => m.mountPoint === opts.mountpoint && m.fstype === 'fuse.nsfs').at(-1)
+  if (mount === undefined) {
+    try { unmountFuse(opts.mountpoint) } catch {}
+    fs.closeSync(fd)
+    throw new NsfsError('EIO', 'mounted, yet the mount table does not show it', { path: opts.mountpoint })
+  }
   let initialized = false
   let closing = false
   let readers = 0
@@ -127,6 +135,7 @@ export async function startSession (ops: FuseOps, opts: SessionOptions): Promise
   }
 
   return {
+    mount,
     ended: endedP,
     invalidate: change => {
       if (!initialized || closing) return
@@ -149,11 +158,8 @@ export async function startSession (ops: FuseOps, opts: SessionOptions): Promise
         // ENOTCONN and our reads of the device return (a read that never
         // returns would keep the process from exiting).
         try {
-          if (device === undefined) throw new NsfsError('ENOENT', 'the mount table did not show the mount', { path: opts.mountpoint })
-          const conn = connectionOf(device)
-          ensureFusectl()
-          // Gone already when the last user left before we looked.
-          if (fs.existsSync(`${FUSECTL}/${conn}`)) abortConnection(conn)
+          // Undefined, the connection ended already: its last user left.
+          abortMountConnection(mount.device)
         } catch (err) {
           log('error', `cannot end the FUSE connection of ${opts.mountpoint}: ${err instanceof Error ? err.message : String(err)}`)
         }

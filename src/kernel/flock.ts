@@ -1,12 +1,12 @@
 // flock(2), which Node does not offer: an advisory lock that the kernel
 // drops when its holder exits, however it exits (kill -9 included).
 import koffi from 'koffi'
+import { libc } from './libc.js'
 
 const LOCK_EX = 2
 const LOCK_NB = 4
 const EWOULDBLOCK = 11
 
-const libc = koffi.load('libc.so.6')
 const flockRaw = libc.func('int flock(int fd, int operation)')
 
 // Takes an exclusive lock on `fd` without waiting: false when another open

@@ -26,11 +26,18 @@ export function ensureFusectl (): void {
   if (r.status !== 0) throw new NsfsError('ENODEV', `cannot mount the FUSE control filesystem (${r.stderr.trim()})`, { path: FUSECTL })
 }
 
-export function abortConnection (conn: number): void {
+// Ends the FUSE connection of the mount whose device (major:minor in
+// mountinfo) is `device`, mounting fusectl if needed. Answers the
+// connection number, or undefined when the connection had ended already.
+export function abortMountConnection (device: string): number | undefined {
+  const conn = connectionOf(device)
+  ensureFusectl()
   const file = `${FUSECTL}/${conn}/abort`
   try {
     fs.writeFileSync(file, '1')
   } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
     throw new NsfsError('EIO', 'cannot abort the FUSE connection', { path: file, cause: err })
   }
+  return conn
 }

@@ -4,6 +4,7 @@
 // The raw call is injectable so the paging and parsing are tested against
 // recorded answers on kernels without it.
 import koffi from 'koffi'
+import { libc } from './libc.js'
 import os from 'node:os'
 import { NsfsError } from '../errors.js'
 import { CLONE_FLAGS, type NsType } from '../model/namespace.js'
@@ -55,7 +56,6 @@ export class Listns {
 }
 
 function kernelListns (): ListnsCall {
-  const libc = koffi.load('libc.so.6')
   const syscall = libc.func('long syscall(long nr, ...)')
   return (req, ids) => {
     const r = Number(syscall(SYS_LISTNS, 'void *', req, 'void *', ids, 'size_t', ids.length / 8, 'uint', 0))
