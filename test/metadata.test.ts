@@ -2,7 +2,8 @@
 import t from 'tap'
 import { allMetadata, dirMetadata, METADATA_FILE } from '../src/model/metadata.js'
 import type { Discovery, Holder, Namespace, NsKey, NsType } from '../src/model/namespace.js'
-import { TreeBuilder, type Tree } from '../src/model/tree.js'
+import { TreeBuilder } from '../src/model/tree.js'
+import type { Tree } from '../src/model/tree-node.js'
 import { Vfs, S_IFREG } from '../src/vfs/vfs.js'
 
 let nextId = 100

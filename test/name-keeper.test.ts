@@ -8,7 +8,8 @@ import path from 'node:path'
 import { NameKeeper } from '../src/daemon/name-keeper.js'
 import type { Discovery, Namespace, NsKey, NsType } from '../src/model/namespace.js'
 import { planRename } from '../src/model/overlay.js'
-import { lookup, TreeBuilder } from '../src/model/tree.js'
+import { TreeBuilder } from '../src/model/tree.js'
+import { lookup } from '../src/model/tree-node.js'
 import { OverlayStore, readOverlayFile } from '../src/store/overlay-store.js'
 
 function ns (type: NsType, id: number): Namespace {

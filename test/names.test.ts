@@ -1,5 +1,6 @@
 import t from 'tap'
-import { defaultName, HashBook, isDefaultShaped, nameDirectory, nameHash } from '../src/model/names.js'
+import { defaultName, HashBook, nameDirectory, nameHash } from '../src/model/names.js'
+import { isReservedName } from '../src/model/name-rules.js'
 import { nsKey, type NsIdentity } from '../src/model/namespace.js'
 
 const seed = Buffer.from('00ff', 'hex')
@@ -19,13 +20,13 @@ t.test('hashes are deterministic, seed- and type-dependent, and hide the inode',
   t.notMatch(name, /4026531840|3b9ac|f0000000/, 'no inode in the name')
 })
 
-t.test('default-shaped names', async t => {
-  t.ok(isDefaultShaped('net-0123456789ab'))
-  t.ok(isDefaultShaped('user-0123456789abcdef'))
-  t.notOk(isDefaultShaped('net-0123456789a'), 'too short')
-  t.notOk(isDefaultShaped('net-0123456789AB'), 'upper case')
-  t.notOk(isDefaultShaped('foo-0123456789ab'), 'not a type')
-  t.notOk(isDefaultShaped('web'))
+t.test('every form a default name takes is reserved from chosen names', async t => {
+  const h = nameHash(seed, net7)
+  for (const digits of [12, 16, 24, 64]) t.ok(isReservedName(defaultName('net', h, digits)), `${digits} hex digits`)
+  t.ok(isReservedName(`${defaultName('net', h, 64)}-2`), 'the tail of a twice-colliding hash')
+  t.notOk(isReservedName('net-0123456789AB'), 'upper case is free')
+  t.notOk(isReservedName('foo-0123456789ab'), 'not a type')
+  t.notOk(isReservedName('web'))
 })
 
 t.test('a directory with a colliding short name', async t => {

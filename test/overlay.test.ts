@@ -4,7 +4,8 @@ import { NsfsError } from '../src/errors.js'
 import { badNameReason, isReservedName } from '../src/model/name-rules.js'
 import type { Discovery, Namespace, NsKey, NsType } from '../src/model/namespace.js'
 import { applyRename, planRename, retainLive, withPaths, type Overlay, type RenamePlan } from '../src/model/overlay.js'
-import { lookup, TreeBuilder, withEntryRenamed, type Tree } from '../src/model/tree.js'
+import { TreeBuilder, withEntryRenamed } from '../src/model/tree.js'
+import { lookup, type Tree } from '../src/model/tree-node.js'
 import { Vfs } from '../src/vfs/vfs.js'
 
 const SEED = Buffer.from('a1b2c3d4', 'hex')

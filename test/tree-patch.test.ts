@@ -4,7 +4,8 @@ import t from 'tap'
 import { applyDelta, changedKeys, type DiscoveryDelta } from '../src/model/discovery-delta.js'
 import { nsKey, type Discovery, type Namespace, type NsKey, type NsType } from '../src/model/namespace.js'
 import type { TreeChange } from '../src/model/tree-change.js'
-import { SELF_ENTRY, TreeBuilder, withEntryRenamed, type ChosenNames, type DirNode, type Node, type Tree } from '../src/model/tree.js'
+import { TreeBuilder, withEntryRenamed } from '../src/model/tree.js'
+import { SELF_ENTRY, type ChosenNames, type DirNode, type Node, type Tree } from '../src/model/tree-node.js'
 import { ns, task } from './lib/snapshot.js'
 
 const seed = Buffer.from('5eed', 'hex')

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { nsKey } from '../src/model/namespace.js'
-import { lookup, SELF_ENTRY, TreeBuilder, type DirNode } from '../src/model/tree.js'
+import { TreeBuilder } from '../src/model/tree.js'
+import { lookup, SELF_ENTRY, type DirNode } from '../src/model/tree-node.js'
 import { discovery, ns, task } from './lib/snapshot.js'
 
 const seed = Buffer.from('01', 'hex')

@@ -5,8 +5,9 @@
 import type { Logger } from '../log.js'
 import type { Discovery, NsKey } from '../model/namespace.js'
 import { applyRename, retainLive, withPaths, type Overlay, type RenamePlan } from '../model/overlay.js'
-import type { TreePatch } from '../model/tree-change.js'
-import { withEntryRenamed, type Tree, type TreeBuilder } from '../model/tree.js'
+import type { TreePatch } from '../model/tree-patch.js'
+import { withEntryRenamed, type TreeBuilder } from '../model/tree.js'
+import type { Tree } from '../model/tree-node.js'
 import type { OverlayStore } from '../store/overlay-store.js'
 
 export class NameKeeper {

@@ -3,7 +3,7 @@
 // directory serves. Derived from a tree alone, so it agrees with what the
 // tree shows.
 import { holderPath, nsKey, type Holder, type Namespace, type NsKey, type NsType } from './namespace.js'
-import { SELF_ENTRY, type DirNode, type Tree } from './tree.js'
+import { SELF_ENTRY, type DirNode, type Tree } from './tree-node.js'
 
 // How a namespace was found: a process's own link, one thread's, a process's
 // pid_for_children or time_for_children, an open fd,

@@ -16,11 +16,6 @@ export function defaultName (type: NsType, hash: string, hexDigits = HASH_HEX): 
   return `${type}-${hash.slice(0, hexDigits)}`
 }
 
-// True for any name of the default shape, whichever namespace it belongs to.
-export function isDefaultShaped (name: string): boolean {
-  return /^(cgroup|ipc|mnt|net|pid|time|user|uts)-[0-9a-f]{12,64}$/.test(name)
-}
-
 // Compares identities in creation order where the kernel gives ids, so the
 // older of two colliding namespaces keeps the short name.
 function olderFirst (a: NsIdentity, b: NsIdentity): number {
@@ -69,7 +64,7 @@ export class HashBook {
     return h
   }
 
-  forget (key: NsKey): void {
+  drop (key: NsKey): void {
     this.hashes.delete(key)
   }
 

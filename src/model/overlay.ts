@@ -5,7 +5,7 @@ import { NsfsError } from '../errors.js'
 import { METADATA_FILE } from './metadata.js'
 import { nsKey, type Namespace, type NsKey, type NsType } from './namespace.js'
 import { checkName, isReservedName } from './name-rules.js'
-import { lookup, SELF_ENTRY, type DirNode, type Tree } from './tree.js'
+import { lookup, SELF_ENTRY, type DirNode, type Tree } from './tree-node.js'
 
 export interface NameEntry {
   readonly key: NsKey

@@ -1,7 +1,6 @@
 // What one update changed in the tree, per directory, for whoever caches
 // what the tree shows (the kernel's dentry and attribute caches under FUSE).
 import type { NsKey } from './namespace.js'
-import type { Tree } from './tree.js'
 
 // One directory, named by its user namespace's key (stable across renames).
 // `changed`: same name, but another namespace behind it or another first
@@ -21,8 +20,3 @@ export type TreeChange =
   // Only these directories changed; a directory whose user namespace died
   // is not among them (its parent lists it as removed).
   | { readonly kind: 'dirs', readonly dirs: readonly DirChange[] }
-
-export interface TreePatch {
-  readonly tree: Tree
-  readonly change: TreeChange
-}

@@ -4,7 +4,7 @@
 import path from 'node:path'
 import { LRUCache } from 'lru-cache'
 import { dirMetadata, METADATA_FILE } from '../model/metadata.js'
-import type { Tree } from '../model/tree.js'
+import type { Tree } from '../model/tree-node.js'
 
 // Sizes of the last rendering per directory: what getattr reports, so a
 // stat never renders (at 60k namespaces the root's file runs to megabytes).

@@ -4,7 +4,7 @@ import { NsfsError } from '../errors.js'
 import { holderPath, type Namespace } from '../model/namespace.js'
 import { METADATA_FILE } from '../model/metadata.js'
 import { planRename, type RenamePlan } from '../model/overlay.js'
-import { lookup, type DirNode, type Node, type Tree } from '../model/tree.js'
+import { lookup, type DirNode, type Node, type Tree } from '../model/tree-node.js'
 import { HandleTable } from './handle-table.js'
 import { lastRenderedSize, metadataDirOf, renderMetadata } from './metadata.js'
 
