@@ -7,9 +7,9 @@ import path from 'node:path'
 import readline from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { median, ratio, fmt, table, holds, cpuShare, parseCpuTicks } from './lib/bench-stats.mjs'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
-const { median, ratio, fmt, table, holds, cpuShare, parseCpuTicks } = await import(`${ROOT}/dist/bench/stats.js`)
 const { nsGetId } = await import(`${ROOT}/dist/kernel/ns-ioctl.js`)
 const { nameHash, defaultName } = await import(`${ROOT}/dist/model/names.js`)
 

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { cpuShare, fmt, holds, median, parseCpuTicks, ratio, table } from '../src/bench/stats.js'
+import { cpuShare, fmt, holds, median, parseCpuTicks, percentile, ratio, table } from '../scripts/lib/bench-stats.mjs'
 
 t.test('median of odd and even counts, unsorted input left alone', async t => {
   const xs = [5, 1, 3]
@@ -37,4 +37,14 @@ t.test('cpu share from /proc/PID/stat', async t => {
   t.equal(parseCpuTicks(stat), 300)
   t.equal(cpuShare(100, 150, 2), 0.25)
   t.throws(() => cpuShare(0, 1, 0), RangeError)
+})
+
+t.test('percentiles interpolate between closest ranks', async t => {
+  const xs = [10, 1, 5, 3, 8]
+  t.equal(percentile(xs, 0), 1)
+  t.equal(percentile(xs, 100), 10)
+  t.equal(percentile(xs, 50), 5)
+  t.equal(percentile([1, 2, 3, 4], 75), 3.25)
+  t.throws(() => percentile([1], 101), RangeError)
+  t.throws(() => percentile([], 50), RangeError)
 })
