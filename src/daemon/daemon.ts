@@ -127,7 +127,7 @@ export async function runDaemon (opts: DaemonOptions): Promise<number> {
       // of the tree have to drop.
       const { tree: next, change } = names.update(d, tree === undefined ? undefined : { tree, changed: changedKeys(delta) })
       tree = next
-      session?.invalidate(change)
+      session?.notify(ops?.invalidations(change) ?? [])
       scans++
       const how = change.kind === 'whole' ? 'built' : `patched in ${change.dirs.length} directories`
       log('debug', `scan: ${delta.upserted.length} namespaces new or changed, ${delta.removed.length} gone, ${d.namespaces.size} in all, in ${d.durationMs.toFixed(0)} ms; tree ${how} in ${(performance.now() - started).toFixed(0)} ms`)
@@ -160,6 +160,7 @@ export async function runDaemon (opts: DaemonOptions): Promise<number> {
   process.on('SIGHUP', reload)
 
   let session: Session | undefined
+  let ops: FuseOps | undefined
   let watch: NodeJS.Timeout | undefined
   let code = 0
   try {
@@ -170,7 +171,7 @@ export async function runDaemon (opts: DaemonOptions): Promise<number> {
     }
     log('info', `first scan: ${first.discovery.namespaces.size} namespaces in ${first.discovery.durationMs.toFixed(0)} ms`)
     const vfs = new Vfs(() => tree ?? first, ns => resolveHandle(ns, opts.procRoot), plan => { tree = names.rename(tree ?? first, plan) })
-    const ops = new FuseOps(vfs, () => tree ?? first, log, { seconds: opts.cacheSeconds })
+    ops = new FuseOps(vfs, () => tree ?? first, log, { seconds: opts.cacheSeconds })
     session = await startSession(ops, { mountpoint, debug: opts.debugFuse, log })
     void session.ended.then(() => stop({ kind: 'unmounted' }))
     isMounted = true

@@ -48,6 +48,13 @@ export const OP = {
   TMPFILE: 51,
 } as const
 
+const OP_NAMES = new Map<number, string>(Object.entries(OP).map(([name, code]) => [code, name]))
+
+// The name of an opcode, for log lines.
+export function opName (opcode: number): string {
+  return OP_NAMES.get(opcode) ?? `opcode ${opcode}`
+}
+
 // INIT flags we may ask for.
 export const FUSE_ASYNC_READ = 1 << 0
 export const FUSE_DO_READDIRPLUS = 1 << 13
@@ -202,6 +209,46 @@ export function readReadIn (args: Buffer): { fh: number, offset: number, size: n
   return { fh: Number(args.readBigUInt64LE(0)), offset: Number(args.readBigUInt64LE(8)), size: args.readUInt32LE(16) }
 }
 
+// FORGET: the lookups the kernel drops of the request's node.
+export function readForgetIn (args: Buffer): number {
+  return Number(args.readBigUInt64LE(0))
+}
+
+// BATCH_FORGET: struct fuse_batch_forget_in, then its fuse_forget_one records.
+export function readBatchForgetIn (args: Buffer): Array<{ nodeid: bigint, nlookup: number }> {
+  const count = args.readUInt32LE(0)
+  const out: Array<{ nodeid: bigint, nlookup: number }> = []
+  for (let i = 0; i < count && 8 + i * 16 + 16 <= args.length; i++) {
+    out.push({ nodeid: args.readBigUInt64LE(8 + i * 16), nlookup: Number(args.readBigUInt64LE(16 + i * 16)) })
+  }
+  return out
+}
+
+// OPEN and OPENDIR: struct fuse_open_in's flags.
+export function readOpenIn (args: Buffer): { flags: number } {
+  return { flags: args.readUInt32LE(0) }
+}
+
+// RELEASE and RELEASEDIR: the handle of struct fuse_release_in.
+export function readReleaseIn (args: Buffer): { fh: number } {
+  return { fh: Number(args.readBigUInt64LE(0)) }
+}
+
+// RENAME (struct fuse_rename_in) and RENAME2 (fuse_rename2_in, with flags),
+// then the two names.
+export function readRenameIn (args: Buffer, withFlags: boolean): { newDir: bigint, flags: number, from: string, to: string } {
+  const newDir = args.readBigUInt64LE(0)
+  const flags = withFlags ? args.readUInt32LE(8) : 0
+  const from = readName(args, withFlags ? 16 : 8)
+  const to = readName(args, from.next)
+  return { newDir, flags, from: from.name, to: to.name }
+}
+
+// SETATTR: which attributes struct fuse_setattr_in would change.
+export function readSetattrIn (args: Buffer): { valid: number } {
+  return { valid: args.readUInt32LE(0) }
+}
+
 export function readInit (args: Buffer): InitIn {
   return { major: args.readUInt32LE(0), minor: args.readUInt32LE(4), maxReadahead: args.readUInt32LE(8), flags: args.readUInt32LE(12) }
 }
@@ -221,13 +268,20 @@ export function initOut (o: { minor: number, maxReadahead: number, flags: number
   return buf
 }
 
-// A reply: the header, then the body (none for an error).
-export function reply (unique: bigint, error: number, body?: Buffer): Buffer {
-  const len = OUT_HEADER_SIZE + (body?.length ?? 0)
-  const buf = Buffer.alloc(len)
+// struct fuse_out_header at the start of `buf`, for a body of `bodyLen`
+// bytes that follows it; answers the reply's whole length.
+export function writeReplyHeader (buf: Buffer, unique: bigint, error: number, bodyLen: number): number {
+  const len = OUT_HEADER_SIZE + bodyLen
   buf.writeUInt32LE(len, 0)
   buf.writeInt32LE(error, 4)
   buf.writeBigUInt64LE(unique, 8)
+  return len
+}
+
+// A reply: the header, then the body (none for an error).
+export function reply (unique: bigint, error: number, body?: Buffer): Buffer {
+  const buf = Buffer.alloc(OUT_HEADER_SIZE + (body?.length ?? 0))
+  writeReplyHeader(buf, unique, error, body?.length ?? 0)
   body?.copy(buf, OUT_HEADER_SIZE)
   return buf
 }

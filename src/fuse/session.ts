@@ -1,25 +1,27 @@
 // One FUSE connection: the kernel's requests read from /dev/fuse, answered
 // by FuseOps, and cache invalidations pushed to the kernel when the tree
 // changes. The protocol is spoken directly (libfuse 2 has neither
-// READDIRPLUS nor symlink caching, which a warm `ls -lR` needs).
+// READDIRPLUS nor symlink caching).
 //
-// Reads block, so they run on libuv's thread pool: two at a time, so one
-// request is read while another is answered. Replies are written at once
-// from the JS thread (a reply never blocks). Invalidations may block in the
-// kernel on a directory lock that a request we have yet to answer holds, so
-// they are written from the pool and never waited for.
+// The request path is one thread and no copies it can avoid: the device is
+// non-blocking and watched on the main loop (kernel/fd-poll.ts); when it is
+// ready, every waiting request is read into one buffer, answered, and its
+// reply written from one other buffer, synchronously, before the loop moves
+// on. A reply never blocks. Invalidations may block in the kernel on a
+// directory lock that a request we have yet to answer holds, so they are
+// written from the thread pool and never waited for.
 import fs from 'node:fs'
 import os from 'node:os'
 import { NsfsError } from '../errors.js'
-import { mountFuseDevice, unmountFuse } from '../kernel/fuse-mount.js'
+import { FdWatch, UV_READABLE } from '../kernel/fd-poll.js'
+import { mountFuseDevice, readDevice, unmountFuse, writeDevice } from '../kernel/fuse-mount.js'
 import { abortMountConnection } from '../kernel/fusectl.js'
 import { readMountinfo, type MountEntry } from '../kernel/mountinfo.js'
 import type { Logger } from '../log.js'
-import type { TreeChange } from '../model/tree-change.js'
 import type { FuseOps } from './ops.js'
 import {
-  FUSE_ASYNC_READ, FUSE_CACHE_SYMLINKS, FUSE_DO_READDIRPLUS, FUSE_KERNEL_MINOR_VERSION, FUSE_KERNEL_VERSION, FUSE_MAX_PAGES,
-  IN_HEADER_SIZE, initOut, OP, readInHeader, readInit, reply,
+  FUSE_ASYNC_READ, FUSE_DO_READDIRPLUS, FUSE_KERNEL_MINOR_VERSION, FUSE_KERNEL_VERSION, FUSE_MAX_PAGES,
+  IN_HEADER_SIZE, initOut, OP, opName, OUT_HEADER_SIZE, readInHeader, readInit, writeReplyHeader,
 } from './protocol.js'
 
 export interface SessionOptions {
@@ -27,6 +29,8 @@ export interface SessionOptions {
   // Log every request and its answer.
   readonly debug: boolean
   readonly log: Logger
+  // INIT flags asked for beyond the ones every session wants.
+  readonly flags?: number
 }
 
 export interface Session {
@@ -34,17 +38,21 @@ export interface Session {
   readonly mount: MountEntry
   // Resolves when the kernel ended the connection (an unmount from outside).
   readonly ended: Promise<void>
-  // Tells the kernel what changed in the tree.
-  invalidate: (change: TreeChange) => void
+  // Hands the kernel notifications (FUSE_NOTIFY_*), without waiting.
+  notify: (notes: readonly Buffer[]) => void
   unmount: () => Promise<void>
 }
 
-const READERS = 2
 // Requests carry at most a name or two: no writes are accepted (max_write
 // is the minimum), and the kernel wants at least 8 KiB.
 const BUFFER_SIZE = 64 * 1024
 const MAX_WRITE = 4096
-const MAX_PAGES = 32
+export const MAX_PAGES = 32
+// A READDIR reply is at most MAX_PAGES pages.
+const OUT_SIZE = OUT_HEADER_SIZE + MAX_PAGES * 4096
+// Requests answered per wakeup before the loop gets a turn (timers, the
+// discovery's work); the device stays ready, so the rest follow at once.
+const BATCH = 256
 
 export async function startSession (ops: FuseOps, opts: SessionOptions): Promise<Session> {
   const { log } = opts
@@ -60,75 +68,84 @@ export async function startSession (ops: FuseOps, opts: SessionOptions): Promise
   }
   let initialized = false
   let closing = false
-  let readers = 0
   let ended: () => void = () => {}
   const endedP = new Promise<void>(resolve => { ended = resolve })
   let ready: (err?: Error) => void = () => {}
   const readyP = new Promise<void>((resolve, reject) => { ready = err => err === undefined ? resolve() : reject(err) })
+  const inBuf = Buffer.alloc(BUFFER_SIZE)
+  const outBuf = Buffer.alloc(OUT_SIZE)
 
-  const write = (buf: Buffer): void => {
-    try {
-      fs.writeSync(fd, buf)
-    } catch (err) {
-      // ENOENT: the request was interrupted and is gone.
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') log('warn', `FUSE reply not delivered: ${(err as Error).message}`)
-    }
+  const send = (unique: bigint, error: number, body?: Buffer): void => {
+    const len = writeReplyHeader(outBuf, unique, error, body?.length ?? 0)
+    body?.copy(outBuf, OUT_HEADER_SIZE)
+    const errno = writeDevice(fd, outBuf, len)
+    // ENOENT: the request was interrupted and is gone.
+    if (errno !== 0 && errno !== os.constants.errno.ENOENT) log('warn', `FUSE reply not delivered: errno ${errno}`)
   }
 
-  const serve = (req: Buffer): void => {
-    const h = readInHeader(req)
-    const args = req.subarray(IN_HEADER_SIZE, h.len)
-    if (h.opcode === OP.INIT) {
-      const init = readInit(args)
-      if (init.major !== FUSE_KERNEL_VERSION) {
-        write(reply(h.unique, -os.constants.errno.EPROTO))
-        ready(new NsfsError('EIO', `the kernel speaks FUSE ${init.major}.${init.minor}, nsfs speaks ${FUSE_KERNEL_VERSION}.x`, { path: opts.mountpoint }))
-        return
-      }
-      const want = FUSE_ASYNC_READ | FUSE_DO_READDIRPLUS | FUSE_CACHE_SYMLINKS | FUSE_MAX_PAGES
-      const flags = init.flags & want
-      write(reply(h.unique, 0, initOut({ minor: Math.min(init.minor, FUSE_KERNEL_MINOR_VERSION), maxReadahead: init.maxReadahead, flags, maxWrite: MAX_WRITE, maxPages: MAX_PAGES })))
-      if (opts.debug) log('debug', `FUSE INIT: kernel ${init.major}.${init.minor}, flags ${flags.toString(16)}`)
-      initialized = true
-      ready()
+  const init = (unique: bigint, args: Buffer): void => {
+    const kernel = readInit(args)
+    if (kernel.major !== FUSE_KERNEL_VERSION) {
+      send(unique, -os.constants.errno.EPROTO)
+      ready(new NsfsError('EIO', `the kernel speaks FUSE ${kernel.major}.${kernel.minor}, nsfs speaks ${FUSE_KERNEL_VERSION}.x`, { path: opts.mountpoint }))
       return
     }
+    const want = FUSE_ASYNC_READ | FUSE_DO_READDIRPLUS | FUSE_MAX_PAGES | (opts.flags ?? 0)
+    const flags = kernel.flags & want
+    send(unique, 0, initOut({ minor: Math.min(kernel.minor, FUSE_KERNEL_MINOR_VERSION), maxReadahead: kernel.maxReadahead, flags, maxWrite: MAX_WRITE, maxPages: MAX_PAGES }))
+    if (opts.debug) log('debug', `FUSE INIT: kernel ${kernel.major}.${kernel.minor}, flags ${flags.toString(16)}`)
+    initialized = true
+    ready()
+  }
+
+  const serve = (n: number): void => {
+    const h = readInHeader(inBuf)
+    const args = inBuf.subarray(IN_HEADER_SIZE, Math.min(h.len, n))
+    if (h.opcode === OP.INIT) return init(h.unique, args)
     const answer = ops.handle(h, args)
-    if (opts.debug) log('debug', `FUSE op ${h.opcode} node ${h.nodeid} pid ${h.pid}: ${answer.kind === 'error' ? `errno ${answer.errno}` : answer.kind}`)
+    if (opts.debug) log('debug', `FUSE ${opName(h.opcode)} node ${h.nodeid} pid ${h.pid} uid ${h.uid}: ${answer.kind === 'error' ? `errno ${answer.errno}` : answer.kind}`)
     switch (answer.kind) {
-      case 'ok': write(reply(h.unique, 0, answer.body)); break
-      case 'error': write(reply(h.unique, -answer.errno)); break
+      case 'ok': send(h.unique, 0, answer.body); break
+      case 'error': send(h.unique, -answer.errno); break
       case 'none': break
     }
   }
 
-  const read = (buf: Buffer): void => {
-    readers++
-    fs.read(fd, buf, 0, buf.length, null, (err, n) => {
-      readers--
-      if (err !== null) {
-        const code = err.code
-        // ENOENT: a request interrupted before we read it.
-        if (!closing && (code === 'ENOENT' || code === 'EINTR' || code === 'EAGAIN')) return read(buf)
-        if (code !== 'ENODEV') log('error', `FUSE device read failed: ${err.message}`)
-        if (!initialized) ready(new NsfsError('EIO', 'the FUSE connection ended before it began', { path: opts.mountpoint, cause: err }))
-        if (readers === 0) ended()
-        return
-      }
+  let connected = true
+  const finish = (errno: number): void => {
+    connected = false
+    watch.stop()
+    if (errno !== os.constants.errno.ENODEV) log('error', `FUSE device read failed: errno ${errno}`)
+    if (!initialized) ready(new NsfsError('EIO', 'the FUSE connection ended before it began', { path: opts.mountpoint }))
+    ended()
+  }
+
+  const drain = (): void => {
+    for (let i = 0; i < BATCH; i++) {
+      const { n, errno } = readDevice(fd, inBuf)
+      if (errno === os.constants.errno.EAGAIN) return
+      // ENOENT: a request interrupted before we read it; EINTR: a signal.
+      if (errno === os.constants.errno.ENOENT || errno === os.constants.errno.EINTR) continue
+      if (errno !== 0) return finish(errno)
       try {
-        serve(buf.subarray(0, n))
+        serve(n)
       } catch (e) {
         log('error', `FUSE request not served: ${e instanceof Error ? e.stack ?? e.message : String(e)}`)
       }
-      read(buf)
-    })
+    }
   }
-  for (let i = 0; i < READERS; i++) read(Buffer.alloc(BUFFER_SIZE))
+  // libuv reports the device's POLLERR (the connection ended) as an error
+  // and stops watching; the read then says why (ENODEV).
+  const watch = new FdWatch(fd, UV_READABLE, (_events, error) => {
+    drain()
+    if (error !== undefined && connected) log('error', `FUSE device poll failed (${error}) with the connection still up`)
+  })
 
   try {
     await readyP
   } catch (err) {
     closing = true
+    watch.stop()
     try { unmountFuse(opts.mountpoint) } catch {}
     fs.closeSync(fd)
     throw err
@@ -137,26 +154,24 @@ export async function startSession (ops: FuseOps, opts: SessionOptions): Promise
   return {
     mount,
     ended: endedP,
-    invalidate: change => {
-      if (!initialized || closing) return
-      for (const note of ops.invalidations(change)) {
+    notify: notes => {
+      if (!initialized || closing || !connected) return
+      for (const note of notes) {
         fs.write(fd, note, err => {
           // ENOENT: the kernel had nothing cached under that name.
-          if (err !== null && err.code !== 'ENOENT' && !closing) log('debug', `FUSE invalidation not delivered: ${err.message}`)
+          if (err !== null && err.code !== 'ENOENT' && !closing) log('debug', `FUSE notification not delivered: ${err.message}`)
         })
       }
     },
     unmount: async () => {
       if (closing) return
       closing = true
-      const gone = await Promise.race([endedP.then(() => true), Promise.resolve(false)])
-      const how = gone ? 'unmounted' : unmountFuse(opts.mountpoint)
+      const how = connected ? unmountFuse(opts.mountpoint) : 'unmounted'
       if (how === 'detached') log('warn', `${opts.mountpoint} is busy: detached; it goes away once nothing uses it`)
       if (how !== 'unmounted') {
         // Detached, here or from outside, while something still uses it.
         // Nobody will serve it: end the connection, so its users hear
-        // ENOTCONN and our reads of the device return (a read that never
-        // returns would keep the process from exiting).
+        // ENOTCONN.
         try {
           // Undefined, the connection ended already: its last user left.
           abortMountConnection(mount.device)
@@ -164,8 +179,9 @@ export async function startSession (ops: FuseOps, opts: SessionOptions): Promise
           log('error', `cannot end the FUSE connection of ${opts.mountpoint}: ${err instanceof Error ? err.message : String(err)}`)
         }
       }
-      // Once the kernel lets go of the connection, the readers see ENODEV.
+      // Once the kernel lets go of the connection, the device says ENODEV.
       await Promise.race([endedP, new Promise(resolve => setTimeout(resolve, 1000).unref())])
+      watch.stop()
       fs.closeSync(fd)
     },
   }

@@ -1,11 +1,15 @@
 // Mounting a FUSE filesystem ourselves, as root: open /dev/fuse, mount(2)
-// with that fd, umount2(2) at the end. No libfuse and no fusermount.
+// with that fd, umount2(2) at the end; and the device's reads and writes.
+// No libfuse and no fusermount.
 import fs from 'node:fs'
+import koffi from 'koffi'
 import { NsfsError } from '../errors.js'
 import { libc, syscallFailed } from './libc.js'
 
 const mountRaw = libc.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)')
 const umount2Raw = libc.func('int umount2(const char *target, int flags)')
+const readRaw = libc.func('long read(int fd, void *buf, size_t count)')
+const writeRaw = libc.func('long write(int fd, const void *buf, size_t count)')
 
 const MS_NOSUID = 2
 const MS_NODEV = 4
@@ -23,7 +27,9 @@ export interface FuseMountSpec {
 export function mountFuseDevice (spec: FuseMountSpec, device = '/dev/fuse'): number {
   let fd: number
   try {
-    fd = fs.openSync(device, 'r+')
+    // Non-blocking: requests are read when the device says it has one
+    // (kernel/fd-poll.ts), on the thread that answers them.
+    fd = fs.openSync(device, fs.constants.O_RDWR | fs.constants.O_NONBLOCK)
   } catch (err) {
     throw new NsfsError('ENODEV', 'cannot open the FUSE device', { path: device, cause: err })
   }
@@ -61,4 +67,18 @@ export function unmountFuse (mountpoint: string): 'unmounted' | 'detached' | 'no
   }
   if (umount2Raw(mountpoint, MNT_DETACH) !== 0) syscallFailed('umount2(MNT_DETACH)', mountpoint)
   return 'detached'
+}
+
+// One request read from the device into `buf`: its length, or the errno
+// (EAGAIN: none waiting; ENOENT: interrupted before we read it; ENODEV: the
+// connection ended). Raw, so an empty device costs no exception.
+export function readDevice (fd: number, buf: Buffer): { n: number, errno: number } {
+  const n = Number(readRaw(fd, buf, buf.length))
+  return n >= 0 ? { n, errno: 0 } : { n: 0, errno: koffi.errno() }
+}
+
+// Writes one reply of `len` bytes from `buf`: 0, or the errno (ENOENT: the
+// request was interrupted and is gone).
+export function writeDevice (fd: number, buf: Buffer, len: number): number {
+  return Number(writeRaw(fd, buf, len)) === len ? 0 : koffi.errno()
 }
