@@ -5,6 +5,7 @@ import type { Discovery, Holder, Namespace, NsKey, NsType } from '../src/model/n
 import { TreeBuilder } from '../src/model/tree.js'
 import type { Tree } from '../src/model/tree-node.js'
 import { Vfs, S_IFREG } from '../src/vfs/vfs.js'
+import { caller, fakeAccess, ROOT_CALLER } from './lib/snapshot.js'
 
 let nextId = 100
 function ns (type: NsType, owner: NsKey | null, holders: Holder[], extra: Partial<Namespace> = {}): Namespace {
@@ -36,8 +37,8 @@ t.test('holder-less non-user namespaces stay out of the tree, in the metadata', 
   t.equal(names.filter(n => n.startsWith('pid-')).length, 1, 'only the pid namespace with a task')
   const meta = dirMetadata(tree, '/')
   if (meta === undefined) throw new Error('root metadata')
-  t.equal(meta.directory.key, key(root))
-  t.equal(meta.directory.path, '/')
+  t.equal(meta.directory?.key, key(root))
+  t.equal(meta.directory?.path, '/')
   const parentMeta = meta.entries.find(e => e.key === key(pidParent))
   t.match(parentMeta, { path: null, foundBy: ['parent'], holders: [] })
   t.match(meta.entries.find(e => e.key === key(listed)), { path: null, foundBy: ['listns'] })
@@ -60,7 +61,7 @@ t.test('found-by, holders, pids and netns names', async t => {
   const childDir = root?.entries.find(e => e.key === key(child))
   t.match(childDir, { type: 'user', foundBy: ['parent'], ownerUid: 1000, ownerPath: '/' })
   const inner = dirMetadata(tree, childDir?.path as string)
-  t.equal(inner?.directory.key, key(child))
+  t.equal(inner?.directory?.key, key(child))
   const p = inner?.entries.find(e => e.key === key(pinned))
   t.same(p?.foundBy, ['fd', 'mount'])
   t.same(p?.pids, [70])
@@ -73,13 +74,19 @@ t.test('found-by, holders, pids and netns names', async t => {
 
 t.test('the vfs serves .nsfs.json: listed, read-only, one snapshot per open', async t => {
   let tree = build()
-  const vfs = new Vfs(() => tree, () => undefined)
-  t.ok(vfs.readdir('/').includes(METADATA_FILE))
-  t.equal(vfs.getattr(`/${METADATA_FILE}`).mode, S_IFREG | 0o444)
-  const fh = vfs.open(`/${METADATA_FILE}`, 0)
-  const size = vfs.getattr(`/${METADATA_FILE}`).size
-  t.ok(size > 0, 'getattr reports the last rendered size')
-  const whole = vfs.read(`/${METADATA_FILE}`, fh, 1 << 20, 0)
+  const vfs = new Vfs(() => tree, fakeAccess(() => tree, () => undefined))
+  const view = vfs.view(ROOT_CALLER)
+  const list = (path: string): string[] => {
+    const e = vfs.resolve(path, view)
+    return e.kind === 'dir' ? vfs.list(e, view).map(x => x.name) : []
+  }
+  const file = `/${METADATA_FILE}`
+  t.ok(list('/').includes(METADATA_FILE))
+  t.equal(vfs.attr(vfs.resolve(file, view)).mode, S_IFREG | 0o444)
+  const fh = vfs.open(vfs.resolve(file, view), 0, view)
+  const size = vfs.attr(vfs.resolve(file, view)).size
+  t.ok(size > 0, 'the attributes report the last rendered size')
+  const whole = vfs.read(fh, 1 << 20, 0)
   t.equal(whole.length, size)
   const doc = JSON.parse(whole.toString()) as { directory: { key: string }, entries: unknown[] }
   t.equal(doc.directory.key, key(root))
@@ -87,22 +94,36 @@ t.test('the vfs serves .nsfs.json: listed, read-only, one snapshot per open', as
   t.equal(whole.toString().split('\n').length, doc.entries.length + 4, 'one entry per line')
   // The tree moves on (the pinned netns dies); the open handle does not.
   tree = build({ ...discovery, namespaces: new Map(all.filter(n => n !== blue).map(n => [key(n), n])) })
-  t.same(Buffer.concat([vfs.read(`/${METADATA_FILE}`, fh, 100, 0), vfs.read(`/${METADATA_FILE}`, fh, 1 << 20, 100)]), whole, 'same bytes, read in two parts')
-  t.equal(vfs.read(`/${METADATA_FILE}`, fh, 10, whole.length + 5).length, 0, 'EOF')
+  t.same(Buffer.concat([vfs.read(fh, 100, 0), vfs.read(fh, 1 << 20, 100)]), whole, 'same bytes, read in two parts')
+  t.equal(vfs.read(fh, 10, whole.length + 5).length, 0, 'EOF')
   t.equal(vfs.openFiles, 1)
   vfs.release(fh)
   t.equal(vfs.openFiles, 0)
-  t.throws(() => vfs.read(`/${METADATA_FILE}`, fh, 10, 0), { code: 'EBADF' })
-  const again = vfs.open(`/${METADATA_FILE}`, 0)
-  t.not(vfs.read(`/${METADATA_FILE}`, again, 1 << 20, 0).length, whole.length, 'a new open sees the new tree')
+  t.throws(() => vfs.read(fh, 10, 0), { code: 'EBADF' })
+  const again = vfs.open(vfs.resolve(file, view), 0, view)
+  t.not(vfs.read(again, 1 << 20, 0).length, whole.length, 'a new open sees the new tree')
   vfs.release(again)
-  t.throws(() => vfs.open(`/${METADATA_FILE}`, 2), { code: 'EROFS' })
-  t.throws(() => vfs.open('/', 0), { code: 'EISDIR' })
-  t.throws(() => vfs.open(`/nope/${METADATA_FILE}`, 0), { code: 'ENOENT' })
-  const link = vfs.readdir('/').find(n => n.startsWith('uts-')) as string
-  t.throws(() => vfs.open(`/${link}`, 0), { code: 'EINVAL' })
-  t.throws(() => vfs.getattr(`/${link}/${METADATA_FILE}`), { code: 'ENOTDIR' })
-  const childName = vfs.readdir('/').find(n => n.startsWith('user-')) as string
-  t.ok(vfs.readdir(`/${childName}`).includes(METADATA_FILE), 'in every directory')
-  t.notOk(vfs.readdir(`/${childName}`).includes('user'), 'a holder-less user namespace has no handle')
+  t.throws(() => vfs.open(vfs.resolve(file, view), 2, view), { code: 'EROFS' })
+  t.throws(() => vfs.open(vfs.resolve('/', view), 0, view), { code: 'EISDIR' })
+  t.throws(() => vfs.resolve(`/nope/${METADATA_FILE}`, view), { code: 'ENOENT' })
+  const link = list('/').find(n => n.startsWith('uts-')) as string
+  t.throws(() => vfs.open(vfs.resolve(`/${link}`, view), 0, view), { code: 'EINVAL' })
+  t.throws(() => vfs.resolve(`/${link}/${METADATA_FILE}`, view), { code: 'ENOENT' })
+  const childName = list('/').find(n => n.startsWith('user-')) as string
+  t.ok(list(`/${childName}`).includes(METADATA_FILE), 'in every directory')
+  t.notOk(list(`/${childName}`).includes('user'), 'a holder-less user namespace has no handle')
+})
+
+t.test('a reader who may see less reads less', async t => {
+  const tree = build()
+  const uts = all.find(n => n.type === 'uts' && n.owner === key(root)) as Namespace
+  // In the root's uts namespace, and no more: uid 2000 without capabilities.
+  const callers = new Map([[7, caller([root, uts], { tid: 7, uid: 2000 })]])
+  const vfs = new Vfs(() => tree, { ...fakeAccess(() => tree, () => undefined, callers), holders: () => [] })
+  const view = vfs.view({ uid: 2000, gid: 2000, pid: 7 })
+  const doc = JSON.parse(vfs.read(vfs.open(vfs.resolve(`/${METADATA_FILE}`, view), 0, view), 1 << 20, 0).toString()) as { directory: { key: string } | null, entries: Array<{ key: string, holders: unknown[], pids: unknown[] }> }
+  t.same(doc.entries.map(e => e.key), [key(uts)], 'only what it is in')
+  t.same(doc.entries[0]?.holders, [], 'and of its holders, none it may not read')
+  t.same(doc.entries[0]?.pids, [])
+  t.equal(doc.directory?.key, key(root), 'it is in the root\'s user namespace too')
 })

@@ -7,6 +7,7 @@ import { applyRename, planRename, retainLive, withPaths, type Overlay, type Rena
 import { TreeBuilder, withEntryRenamed } from '../src/model/tree.js'
 import { lookup, type Tree } from '../src/model/tree-node.js'
 import { Vfs } from '../src/vfs/vfs.js'
+import { fakeAccess, ROOT_CALLER } from './lib/snapshot.js'
 
 const SEED = Buffer.from('a1b2c3d4', 'hex')
 
@@ -200,21 +201,25 @@ t.test('Vfs.rename', async t => {
   const net2 = pathOf(tree, 'net:2') as string
   const dead = new Set<string>()
   const recorded: RenamePlan[] = []
-  const vfs = new Vfs(() => tree, n => dead.has(n.id ?? '') ? undefined : '/proc/1/ns/net', plan => {
+  const access = fakeAccess(() => tree, n => dead.has(n.id ?? '') ? undefined : '/proc/1/ns/net')
+  const view = access.view(ROOT_CALLER)
+  const names = (): string[] => { const e = vfs.resolve('/', view); return e.kind === 'dir' ? vfs.list(e, view).map(x => x.name) : [] }
+  const vfs = new Vfs(() => tree, access, plan => {
     recorded.push(plan)
     if (plan.kind !== 'none') tree = withEntryRenamed(tree, plan.from, plan.name)
   })
-  vfs.rename(net2, '/web')
-  t.ok(vfs.readdir('/').includes('web'))
-  t.notOk(vfs.readdir('/').includes(net2.slice(1)))
-  vfs.rename('/web', '/web')
+  vfs.rename(net2, '/web', view)
+  t.ok(names().includes('web'))
+  t.notOk(names().includes(net2.slice(1)))
+  vfs.rename('/web', '/web', view)
   t.equal(recorded.length, 1, 'renaming to the same name records nothing')
   dead.add('3')
-  fails(t, () => vfs.rename(pathOf(tree, 'net:3') as string, '/gone'), 'ENOENT', 'a namespace that died since the scan')
-  fails(t, () => vfs.rename('/web', '/user'), 'EPERM', 'through the vfs')
-  const failing = new Vfs(() => tree, () => '/proc/1/ns/net', () => { throw new NsfsError('EIO', 'disk full') })
-  fails(t, () => failing.rename('/web', '/www'), 'EIO', 'a rename that cannot be saved')
-  t.ok(vfs.readdir('/').includes('web'), 'and nothing changed')
-  const readOnly = new Vfs(() => tree, () => '/proc/1/ns/net')
-  fails(t, () => readOnly.rename('/web', '/www'), 'EROFS', 'without a recorder')
+  fails(t, () => vfs.rename(pathOf(tree, 'net:3') as string, '/gone', view), 'ENOENT', 'a namespace that died since the scan')
+  fails(t, () => vfs.rename('/web', '/user', view), 'EPERM', 'through the vfs')
+  const live = fakeAccess(() => tree, () => '/proc/1/ns/net')
+  const failing = new Vfs(() => tree, live, () => { throw new NsfsError('EIO', 'disk full') })
+  fails(t, () => failing.rename('/web', '/www', view), 'EIO', 'a rename that cannot be saved')
+  t.ok(names().includes('web'), 'and nothing changed')
+  const readOnly = new Vfs(() => tree, live)
+  fails(t, () => readOnly.rename('/web', '/www', view), 'EROFS', 'without a recorder')
 })

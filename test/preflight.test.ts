@@ -3,7 +3,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { checkFuseDevice, checkRoot, prepareMountpoint } from '../src/daemon/preflight.js'
-import { parseSeedHex, seedFromBootId } from '../src/daemon/seed.js'
+import { parseSeedHex, readSecret, seedOf } from '../src/daemon/seed.js'
 import { errnoCodeOf, NsfsError } from '../src/errors.js'
 import { makeLogger } from '../src/log.js'
 
@@ -29,8 +29,17 @@ t.test('seeds', async t => {
   t.same([...parseSeedHex('00ff')], [0, 255])
   t.throws(() => parseSeedHex('abc'), { code: 'EINVAL', message: /'abc'/ })
   t.throws(() => parseSeedHex(''), { code: 'EINVAL' })
-  t.equal(seedFromBootId('34095884-4851-434b-8363-bac708f9d73c').length, 16)
-  t.throws(() => seedFromBootId('nope'), { code: 'EINVAL' })
+  const boot = '34095884-4851-434b-8363-bac708f9d73c'
+  const dir = t.testdir({})
+  const secret = readSecret(dir)
+  t.equal(fs.statSync(`${dir}/seed.key`).mode & 0o777, 0o600, 'the secret is root\'s only')
+  t.same(readSecret(dir), secret, 'made once, then kept')
+  t.same(seedOf(secret, boot), seedOf(readSecret(dir), boot), 'one seed per boot and secret')
+  t.notSame(seedOf(secret, boot), seedOf(secret, '34095884-4851-434b-8363-bac708f9d73d'), 'another after a reboot')
+  t.notSame(seedOf(secret, boot), seedOf(readSecret(t.testdir({})), boot), 'another under another secret')
+  t.throws(() => seedOf(secret, 'nope'), { code: 'EINVAL' })
+  fs.writeFileSync(`${dir}/seed.key`, 'short')
+  t.throws(() => readSecret(dir), { code: 'EIO', message: /holds 5 bytes/ })
 })
 
 t.test('errors and the logger', async t => {

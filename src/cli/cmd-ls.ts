@@ -2,7 +2,8 @@
 // discovery pass of its own (no daemon needed), in columns that `lsns` users
 // know, as JSON, or as a tree.
 import fs from 'node:fs'
-import { parseSeedHex, seedFromBootId } from '../daemon/seed.js'
+import { namingSeed } from '../daemon/seed.js'
+import { DEFAULT_STATE_DIR } from '../store/overlay-store.js'
 import { Discoverer } from '../discover/discover.js'
 import { NsfsError } from '../errors.js'
 import { KernelDescriber } from '../kernel/describe.js'
@@ -35,7 +36,9 @@ nsfs tree (e.g. /run/nsfs/user-…/net-…) or a path relative to the tree's roo
 options:
   --json         print {"namespaces": [...]} with every metadata field
   --tree         print the tree, one namespace per line, indented
-  --seed HEX     the seed the daemon was started with (default: the boot id)
+  --seed HEX     the seed the daemon was started with (default: derived from
+                 the boot id under the secret in --state-dir)
+  --state-dir DIR  the daemon's state directory (default ${DEFAULT_STATE_DIR})
   -h, --help     show this text
 
 exit status: 0 on success, 1 on any error (e.g. PATH not in the tree), 2 on bad usage.
@@ -45,12 +48,13 @@ exit status: 0 on success, 1 on any error (e.g. PATH not in the tree), 2 on bad 
       json: { type: 'boolean' },
       tree: { type: 'boolean' },
       seed: { type: 'string' },
+      'state-dir': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     }, { max: 1, what: 'one path' })
     if ('exit' in line) return line.exit
     const { values, positionals } = line
     if (values.json === true && values.tree === true) return usageError(lsCommand, '--json and --tree exclude each other')
-    const seed = values.seed !== undefined ? parseSeedHex(values.seed) : seedFromBootId(readBootId(PROC))
+    const seed = namingSeed({ seedHex: values.seed, stateDir: values['state-dir'] ?? DEFAULT_STATE_DIR, bootId: readBootId(PROC) })
     const tree = new TreeBuilder(seed).build(new Discoverer(PROC, new KernelDescriber(), process.pid, Listns.detect()).run())
     const treePath = toTreePath(positionals[0] ?? '/', nsfsMountpoints())
     const rows = select(tree, treePath).map(withProcess)

@@ -6,19 +6,23 @@ import { Scanner } from '../discover/scanner.js'
 import { NsfsError } from '../errors.js'
 import { FuseOps } from '../fuse/ops.js'
 import { startSession, type Session } from '../fuse/session.js'
-import { resolveHandle } from '../kernel/handles.js'
+import { Handles } from '../kernel/handles.js'
+import { Callers } from '../kernel/callers.js'
+import { View } from '../model/access.js'
+import { InoIndex } from '../model/ino-index.js'
+import type { NsKey, NsType } from '../model/namespace.js'
 import { readMountinfo } from '../kernel/mountinfo.js'
-import { readBootId, readTaskStart } from '../kernel/procfs.js'
+import { readBootId, readNsLink, readTaskStart } from '../kernel/procfs.js'
 import type { Level, Logger } from '../log.js'
 import { applyDelta, changedKeys, type DiscoveryDelta } from '../model/discovery-delta.js'
 import { TreeBuilder } from '../model/tree.js'
 import type { Tree } from '../model/tree-node.js'
 import { OverlayStore } from '../store/overlay-store.js'
-import { Vfs } from '../vfs/vfs.js'
+import { Vfs, type Access } from '../vfs/vfs.js'
 import { readConfig } from './options.js'
 import { NameKeeper } from './name-keeper.js'
 import { checkFuseDevice, checkRoot, prepareMountpoint } from './preflight.js'
-import { parseSeedHex, seedFromBootId } from './seed.js'
+import { namingSeed } from './seed.js'
 import { isAlive, readStatus, removeStale, StatusPublisher, type DaemonStatus } from './status.js'
 
 export interface DaemonOptions {
@@ -68,7 +72,7 @@ export async function runDaemon (opts: DaemonOptions): Promise<number> {
   checkRoot()
   checkFuseDevice()
   const bootId = readBootId(opts.procRoot)
-  const seed = opts.seedHex !== undefined ? parseSeedHex(opts.seedHex) : seedFromBootId(bootId)
+  const seed = namingSeed({ seedHex: opts.seedHex, stateDir: opts.stateDir, bootId })
   const abs = path.resolve(opts.mountpoint)
   claim(opts, abs)
   const mountpoint = prepareMountpoint(abs, log)
@@ -116,12 +120,14 @@ export async function runDaemon (opts: DaemonOptions): Promise<number> {
   process.on('SIGINT', onSigint)
   process.on('SIGTERM', onSigterm)
 
+  const inos = new InoIndex()
   let firstScan: (t: Tree) => void = () => {}
   const ready = new Promise<Tree>(resolve => { firstScan = resolve })
   const onDelta = (delta: DiscoveryDelta): void => {
     try {
       const started = performance.now()
       const d = applyDelta(tree?.discovery, delta)
+      inos.apply(tree?.discovery, delta)
       // The first scan also forgets names of namespaces that died while
       // no daemon ran. `change` says which directories the kernel's caches
       // of the tree have to drop.
@@ -170,8 +176,23 @@ export async function runDaemon (opts: DaemonOptions): Promise<number> {
       return 0
     }
     log('info', `first scan: ${first.discovery.namespaces.size} namespaces in ${first.discovery.durationMs.toFixed(0)} ms`)
-    const vfs = new Vfs(() => tree ?? first, ns => resolveHandle(ns, opts.procRoot), plan => { tree = names.rename(tree ?? first, plan) })
-    ops = new FuseOps(vfs, () => tree ?? first, log, { seconds: opts.cacheSeconds })
+    const current = (): Tree => tree ?? first
+    const keyOf = (type: NsType, ino: number): NsKey | undefined => inos.keyOf(type, ino)
+    const own = (type: NsType): NsKey | undefined => {
+      const link = readNsLink(`${opts.procRoot}/${process.pid}/ns/${type}`)
+      return link === undefined ? undefined : keyOf(type, link.ino)
+    }
+    const handles = new Handles(() => current().discovery, keyOf, { pid: own('pid'), mnt: own('mnt') }, opts.procRoot)
+    const callers = new Callers(keyOf, opts.procRoot)
+    const access: Access = {
+      view: who => new View(current().discovery, callers.of(who.pid)),
+      plain: view => handles.plain(view),
+      holders: (ns, view) => handles.holders(ns, view),
+      target: (ns, view) => handles.target(ns, view),
+      alive: ns => handles.alive(ns),
+    }
+    const vfs = new Vfs(current, access, plan => { tree = names.rename(current(), plan) })
+    ops = new FuseOps(vfs, log)
     session = await startSession(ops, { mountpoint, debug: opts.debugFuse, log })
     void session.ended.then(() => stop({ kind: 'unmounted' }))
     isMounted = true

@@ -2,7 +2,7 @@
 // pinned namespaces), in every mount namespace a task is in. mountinfo names
 // the namespace (`net:[ino]` as the mount's root), so nothing is opened here.
 import { readMountinfo, type MountEntry } from '../kernel/mountinfo.js'
-import { parseNsLink, readTaskStart } from '../kernel/procfs.js'
+import { isDenied, isGone, parseNsLink, readTaskStart } from '../kernel/procfs.js'
 import type { Holder } from '../model/namespace.js'
 import { addFound, type Found } from './found.js'
 import type { TaskHolders } from './from-tasks.js'
@@ -51,8 +51,8 @@ function readMountsOf (path: string): MountEntry[] | undefined {
   try {
     return readMountinfo(path)
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code
-    if (code === 'ENOENT' || code === 'ESRCH' || code === 'EACCES' || code === 'EINVAL') return undefined
+    // EINVAL: a task with no mount namespace any more (exiting).
+    if (isGone(err) || isDenied(err) || (err as NodeJS.ErrnoException).code === 'EINVAL') return undefined
     throw err
   }
 }

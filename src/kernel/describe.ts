@@ -4,6 +4,7 @@
 import fs from 'node:fs'
 import { NsfsError } from '../errors.js'
 import { CLONE_FLAGS, nsKey, type Namespace, type NsKey, type NsType } from '../model/namespace.js'
+import { isDenied, isGone } from './procfs.js'
 import { closeFd, nsGetId, nsGetOwnerUid, nsGetParent, nsGetUserns, openNsById } from './ns-ioctl.js'
 
 export type NsMeta = Omit<Namespace, 'holders'>
@@ -21,11 +22,6 @@ export interface NsDescriber {
   lineage: (key: NsKey) => NsMeta[]
   // Forget these cached namespaces (they left the snapshot).
   forget: (keys: Iterable<NsKey>) => void
-}
-
-function gone (err: unknown): boolean {
-  const code = (err as { code?: string }).code
-  return code === 'ENOENT' || code === 'ESRCH' || code === 'EACCES'
 }
 
 export class KernelDescriber implements NsDescriber {
@@ -51,7 +47,7 @@ export class KernelDescriber implements NsDescriber {
       // readlink, the open must not wait for a writer (nsfs files ignore it).
       fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY)
     } catch (err) {
-      if (gone(err)) return undefined
+      if (isGone(err) || isDenied(err)) return undefined
       throw err
     }
     try {

@@ -1,11 +1,11 @@
 // flock(2), which Node does not offer: an advisory lock that the kernel
 // drops when its holder exits, however it exits (kill -9 included).
 import koffi from 'koffi'
-import { libc } from './libc.js'
+import os from 'node:os'
+import { libc, syscallFailed } from './libc.js'
 
 const LOCK_EX = 2
 const LOCK_NB = 4
-const EWOULDBLOCK = 11
 
 const flockRaw = libc.func('int flock(int fd, int operation)')
 
@@ -13,7 +13,6 @@ const flockRaw = libc.func('int flock(int fd, int operation)')
 // file holds it. Other failures throw.
 export function tryLockExclusive (fd: number, path: string): boolean {
   if ((flockRaw(fd, LOCK_EX | LOCK_NB) as number) === 0) return true
-  const errno = koffi.errno()
-  if (errno === EWOULDBLOCK) return false
-  throw Object.assign(new Error(`flock failed (errno ${errno}): ${path}`), { errno })
+  if (koffi.errno() === os.constants.errno.EWOULDBLOCK) return false
+  return syscallFailed('flock', path)
 }

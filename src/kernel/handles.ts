@@ -1,9 +1,109 @@
-// Verifies, at the moment a handle is followed, that a holder path still
-// leads to the namespace the entry names: the same namespace behind the link
-// or the mount point, and the same task (start time) behind the pid.
+// The handles an entry answers with, for one caller: verified at the moment
+// it is followed (the same namespace behind the link or the mount point,
+// and the same task, by start time, behind the pid), among the holders the
+// caller may know of (ptrace read access), as paths it can open (pids in
+// its own pid namespace, mount points through a task's root when it is in
+// another mount namespace).
 import fs from 'node:fs'
-import { holderPath, type Holder, type Namespace } from '../model/namespace.js'
-import { readNsLink, readTaskStart } from './procfs.js'
+import { mayReadTask, type TaskCredentials, type View } from '../model/access.js'
+import { holderPath, nsKey, type Discovery, type Holder, type Namespace, type NsKey, type NsType } from '../model/namespace.js'
+import { readTaskStatus, type TaskStatus } from './credentials.js'
+import { isDenied, isGone, readNsLink, readTaskStart } from './procfs.js'
+
+export type KeyOf = (type: NsType, ino: number) => NsKey | undefined
+
+// The daemon's own pid and mount namespaces: callers in both know holders
+// by the very paths discovery found.
+export interface Home {
+  readonly pid: NsKey | undefined
+  readonly mnt: NsKey | undefined
+}
+
+export class Handles {
+  constructor (
+    private readonly discovery: () => Discovery,
+    private readonly keyOf: KeyOf,
+    private readonly home: Home,
+    private readonly procRoot = '/proc',
+  ) {}
+
+  private atHome (view: View): boolean {
+    const c = view.caller
+    return c !== undefined && c.current.get('pid') === this.home.pid && c.current.get('mnt') === this.home.mnt
+  }
+
+  // Whether `view` knows holders as discovered.
+  plain (view: View): boolean {
+    return view.privileged && this.atHome(view)
+  }
+
+  alive (ns: Namespace): boolean {
+    return ns.holders.length === 0 || resolveHandle(ns, this.procRoot) !== undefined
+  }
+
+  holders (ns: Namespace, view: View): readonly Holder[] {
+    if (this.plain(view)) return ns.holders
+    const out: Holder[] = []
+    for (const h of ns.holders) {
+      const mapped = this.forView(h, view)
+      if (mapped !== undefined) out.push(mapped)
+    }
+    return out
+  }
+
+  target (ns: Namespace, view: View): string | undefined {
+    // Its own: a path that means the caller itself wherever its /proc is.
+    if (!view.privileged && view.caller?.current.get(ns.type) === nsKey(ns)) return `/proc/thread-self/ns/${ns.type}`
+    if (this.plain(view)) return resolveHandle(ns, this.procRoot)
+    for (const h of ns.holders) {
+      const mapped = this.forView(h, view)
+      if (mapped !== undefined && stillHolds(h, ns, this.procRoot)) return holderPath(mapped, ns.type)
+    }
+    return undefined
+  }
+
+  // `h` as `view` may know it, or undefined when it may not (not its to
+  // read, or in no pid namespace it can name).
+  private forView (h: Holder, view: View): Holder | undefined {
+    const caller = view.caller
+    if (caller === undefined) return undefined
+    const task = readTaskStatus(this.procRoot, h.kind === 'task' || h.kind === 'mount' ? h.tid : h.pid, h.pid)
+    if (task === undefined) return undefined
+    const d = this.discovery()
+    if (!view.privileged && !mayReadTask(d, caller, this.credentialsOf(task))) return undefined
+    const local = h.kind === 'mount' && h.local && caller.current.get('mnt') === this.home.mnt
+    const callerPidns = caller.current.get('pid')
+    if (callerPidns === this.home.pid) return h.kind === 'mount' && h.local !== local ? { ...h, local } : h
+    const taskPidns = task.links.get('pid')
+    const steps = taskPidns === undefined || callerPidns === undefined ? undefined : stepsUp(d, this.keyOf('pid', taskPidns), callerPidns)
+    if (steps === undefined) return undefined
+    const tid = task.nspid[task.nspid.length - 1 - steps]
+    const leader = h.pid === (h.kind === 'task' || h.kind === 'mount' ? h.tid : h.pid) ? task : readTaskStatus(this.procRoot, h.pid)
+    const pid = leader?.nspid[leader.nspid.length - 1 - steps]
+    if (tid === undefined || pid === undefined) return undefined
+    switch (h.kind) {
+      case 'task': return { ...h, pid, tid }
+      case 'mount': return { ...h, pid, tid, local }
+      case 'fd':
+      case 'for-children': return { ...h, pid }
+    }
+  }
+
+  private credentialsOf (t: TaskStatus): TaskCredentials {
+    const user = t.links.get('user')
+    return { ...t, userns: user === undefined ? undefined : this.keyOf('user', user) }
+  }
+}
+
+// How many pid namespaces up from `from` `to` is; undefined when it is not
+// above it (a task there has no pid in `to`).
+function stepsUp (d: Discovery, from: NsKey | undefined, to: NsKey): number | undefined {
+  for (let k: NsKey | null | undefined = from, steps = 0; k !== undefined && k !== null && steps <= 32; steps++) {
+    if (k === to) return steps
+    k = d.namespaces.get(k)?.parent
+  }
+  return undefined
+}
 
 export function resolveHandle (ns: Namespace, procRoot = '/proc'): string | undefined {
   for (const h of ns.holders) {
@@ -42,8 +142,9 @@ function lstatOrUndefined (path: string): fs.Stats | undefined {
   try {
     return fs.lstatSync(path)
   } catch (err) {
+    // A mount point that went away, or became a symlink or a file.
     const code = (err as NodeJS.ErrnoException).code
-    if (code === 'ENOENT' || code === 'ESRCH' || code === 'EACCES' || code === 'ENOTDIR' || code === 'EPERM' || code === 'ELOOP') return undefined
+    if (isGone(err) || isDenied(err) || code === 'ENOTDIR' || code === 'ELOOP') return undefined
     throw err
   }
 }

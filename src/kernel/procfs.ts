@@ -4,16 +4,27 @@
 import fs from 'node:fs'
 import { isNsType, type NsType } from '../model/namespace.js'
 
-function vanished (err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException).code
+function codeOf (err: unknown): string | undefined {
+  return (err as { code?: string } | null)?.code
+}
+
+// What procfs answers about a task that exited while we read it.
+export function isGone (err: unknown): boolean {
+  const code = codeOf(err)
   return code === 'ENOENT' || code === 'ESRCH'
+}
+
+// What it answers about a task we may not inspect.
+export function isDenied (err: unknown): boolean {
+  const code = codeOf(err)
+  return code === 'EACCES' || code === 'EPERM'
 }
 
 function numericEntries (dir: string): number[] | undefined {
   try {
     return fs.readdirSync(dir).filter(n => /^\d+$/.test(n)).map(Number)
   } catch (err) {
-    if (vanished(err)) return undefined
+    if (isGone(err)) return undefined
     throw err
   }
 }
@@ -35,7 +46,7 @@ export function listFds (procRoot: string, pid: number): number[] | undefined {
     return numericEntries(`${procRoot}/${pid}/fd`)
   } catch (err) {
     // A process we may not inspect holds nothing we could hand out.
-    if ((err as NodeJS.ErrnoException).code === 'EACCES') return undefined
+    if (isDenied(err)) return undefined
     throw err
   }
 }
@@ -52,7 +63,7 @@ export function readNsLink (path: string): { type: NsType, ino: number } | undef
     return parseNsLink(fs.readlinkSync(path))
   } catch (err) {
     // EACCES: a task whose ns links we may not read (not root) is skipped too.
-    if (vanished(err) || (err as NodeJS.ErrnoException).code === 'EACCES') return undefined
+    if (isGone(err) || isDenied(err)) return undefined
     throw err
   }
 }
@@ -70,7 +81,7 @@ export function readTaskStart (procRoot: string, pid: number, tid: number): numb
   try {
     return parseStartTime(fs.readFileSync(`${procRoot}/${pid}/task/${tid}/stat`, 'latin1'))
   } catch (err) {
-    if (vanished(err)) return undefined
+    if (isGone(err)) return undefined
     throw err
   }
 }
@@ -81,7 +92,7 @@ export function readProcState (procRoot: string, pid: number): string | undefine
     const stat = fs.readFileSync(`${procRoot}/${pid}/stat`, 'latin1')
     return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]
   } catch (err) {
-    if (vanished(err)) return undefined
+    if (isGone(err)) return undefined
     throw err
   }
 }
@@ -97,7 +108,7 @@ export function readCommand (procRoot: string, pid: number): string | undefined 
     const cmdline = fs.readFileSync(`${procRoot}/${pid}/cmdline`, 'utf8').replace(/\0+$/, '').replace(/\0/g, ' ')
     return cmdline !== '' ? cmdline : fs.readFileSync(`${procRoot}/${pid}/comm`, 'utf8').trim()
   } catch (err) {
-    if (vanished(err)) return undefined
+    if (isGone(err)) return undefined
     throw err
   }
 }
@@ -108,7 +119,7 @@ export function readProcessUid (procRoot: string, pid: number): number | undefin
     const m = /^Uid:\s+(\d+)/m.exec(fs.readFileSync(`${procRoot}/${pid}/status`, 'latin1'))
     return m?.[1] === undefined ? undefined : Number(m[1])
   } catch (err) {
-    if (vanished(err)) return undefined
+    if (isGone(err)) return undefined
     throw err
   }
 }

@@ -44,8 +44,9 @@ export interface NsMetadata {
 export const METADATA_FILE = '.nsfs.json'
 
 export interface DirMetadata {
-  // This directory's own user namespace.
-  directory: NsMetadata
+  // This directory's own user namespace; null in a passage, a directory
+  // shown only for what the reader may see below it.
+  directory: NsMetadata | null
   // Everything it owns: entries, child directories, and namespaces without
   // a handle (path null).
   entries: NsMetadata[]
@@ -124,7 +125,16 @@ function indexOf (tree: Tree): Index {
   return index
 }
 
-export function nsMetadata (tree: Tree, ns: Namespace): NsMetadata {
+// What one reader may know of each namespace: the holders it may know of
+// (as paths it can open), or undefined when the namespace is not for it to
+// see at all. Without one, everything as discovered.
+export type Selection = (key: NsKey, ns: Namespace) => readonly Holder[] | undefined
+
+const everything: Selection = (_key, ns) => ns.holders
+
+// The record of `ns`, with `holders` in place of its own (what the reader
+// may know of them).
+export function nsMetadata (tree: Tree, ns: Namespace, holders: readonly Holder[] = ns.holders): NsMetadata {
   const { paths } = indexOf(tree)
   const key = nsKey(ns)
   const netns = new Set<string>()
@@ -133,7 +143,7 @@ export function nsMetadata (tree: Tree, ns: Namespace): NsMetadata {
     if (m?.[1] !== undefined) netns.add(m[1])
   }
   const pids = new Set<number>()
-  for (const h of ns.holders) if (h.kind !== 'mount') pids.add(h.pid)
+  for (const h of holders) if (h.kind !== 'mount') pids.add(h.pid)
   return {
     path: paths.get(key) ?? null,
     type: ns.type,
@@ -148,7 +158,7 @@ export function nsMetadata (tree: Tree, ns: Namespace): NsMetadata {
     parentPath: ns.parent === null ? null : paths.get(ns.parent) ?? null,
     ownerUid: ns.ownerUid,
     pids: [...pids],
-    holders: ns.holders.map(h => holderMeta(h, ns.type)),
+    holders: holders.map(h => holderMeta(h, ns.type)),
     foundBy: foundBy(ns),
     netns: [...netns],
   }
@@ -156,29 +166,31 @@ export function nsMetadata (tree: Tree, ns: Namespace): NsMetadata {
 
 // The metadata of one directory (by its tree path), or undefined when the
 // path is not a directory of the tree.
-export function dirMetadata (tree: Tree, dirPath: string): DirMetadata | undefined {
+export function dirMetadata (tree: Tree, dirPath: string, select: Selection = everything): DirMetadata | undefined {
   const { dirAt, members } = indexOf(tree)
   const normal = dirPath === '' ? '/' : dirPath
   const keys = members.get(normal)
   const dir = dirAt.get(normal)
   if (keys === undefined || dir === undefined) return undefined
-  const all = tree.discovery.namespaces
+  const own = select(nsKey(dir.ns), dir.ns)
   return {
-    directory: nsMetadata(tree, dir.ns),
-    entries: keys.flatMap(k => { const ns = all.get(k); return ns === undefined ? [] : [nsMetadata(tree, ns)] }),
+    directory: own === undefined ? null : nsMetadata(tree, dir.ns, own),
+    entries: selected(tree, keys, select),
   }
 }
 
-// Every namespace of the tree, in tree order, then those it leaves out.
-export function allMetadata (tree: Tree): NsMetadata[] {
-  const { members } = indexOf(tree)
-  const all = tree.discovery.namespaces
-  const out = [nsMetadata(tree, tree.root.ns)]
-  for (const keys of members.values()) {
-    for (const k of keys) {
-      const ns = all.get(k)
-      if (ns !== undefined) out.push(nsMetadata(tree, ns))
-    }
+function selected (tree: Tree, keys: Iterable<NsKey>, select: Selection): NsMetadata[] {
+  const out: NsMetadata[] = []
+  for (const k of keys) {
+    const ns = tree.discovery.namespaces.get(k)
+    const holders = ns === undefined ? undefined : select(k, ns)
+    if (ns !== undefined && holders !== undefined) out.push(nsMetadata(tree, ns, holders))
   }
   return out
+}
+
+// Every namespace of the tree, in tree order, then those it leaves out.
+export function allMetadata (tree: Tree, select: Selection = everything): NsMetadata[] {
+  const { members } = indexOf(tree)
+  return [...selected(tree, [nsKey(tree.root.ns)], select), ...[...members.values()].flatMap(keys => selected(tree, keys, select))]
 }

@@ -1,24 +1,36 @@
-// A filesystem over the current tree: what FUSE asks, answered from the
-// model, failing with NsfsError. No FUSE and no root needed to test it.
+// A filesystem over the current tree, for one caller at a time: everything
+// the FUSE layer asks, answered from the model as that caller may see it
+// (model/access.ts), failing with NsfsError. Each path is classified once
+// into a typed entry. No FUSE and no root needed to test it.
 import { NsfsError } from '../errors.js'
-import { holderPath, type Namespace } from '../model/namespace.js'
+import type { View } from '../model/access.js'
 import { METADATA_FILE } from '../model/metadata.js'
+import { holderPath, nsKey, type Holder, type Namespace, type NsKey } from '../model/namespace.js'
 import { planRename, type RenamePlan } from '../model/overlay.js'
-import { lookup, type DirNode, type Node, type Tree } from '../model/tree-node.js'
+import { lookup, SELF_ENTRY, type DirNode, type LinkNode, type Node, type Tree } from '../model/tree-node.js'
 import { HandleTable } from './handle-table.js'
-import { lastRenderedSize, metadataDirOf, renderMetadata } from './metadata.js'
+import { lastRenderedSize, renderMetadata } from './metadata.js'
 
 export const S_IFDIR = 0o040000
 export const S_IFLNK = 0o120000
 export const S_IFREG = 0o100000
 
-// A directory's link count: itself, its entry in the parent, and each
-// subdirectory's `..`.
-export function nlinkOf (dir: DirNode): number {
-  let subdirs = 0
-  for (const e of dir.entries.values()) if (e.kind === 'dir') subdirs++
-  return 2 + subdirs
+// Who makes a request, as the FUSE header says: its uid and gid, and its
+// thread id (in the daemon's pid namespace; 0 when it has none there).
+export interface Requester {
+  readonly uid: number
+  readonly gid: number
+  readonly pid: number
 }
+
+// What a node stands for, whatever its name: a namespace's directory, a
+// namespace's handle, a directory's metadata file.
+export type Identity = `d:${NsKey}` | `l:${NsKey}` | `m:${NsKey}`
+
+export type Entry =
+  | { readonly kind: 'dir', readonly identity: Identity, readonly path: string, readonly node: DirNode }
+  | { readonly kind: 'link', readonly identity: Identity, readonly path: string, readonly node: LinkNode }
+  | { readonly kind: 'meta', readonly identity: Identity, readonly path: string, readonly dir: DirNode }
 
 export interface Attr {
   mode: number
@@ -26,23 +38,18 @@ export interface Attr {
   gid: number
   size: number
   nlink: number
-  mtime: Date
-  atime: Date
-  ctime: Date
+  timeMs: number
 }
 
-// The attributes of a directory or handle in the tree.
-export function attrOfNode (node: Node): Attr {
-  const time = new Date(node.firstSeen)
-  switch (node.kind) {
-    case 'dir':
-      return { mode: S_IFDIR | 0o755, uid: node.ns.ownerUid ?? 0, gid: 0, size: 0, nlink: nlinkOf(node), mtime: time, atime: time, ctime: time }
-    case 'link': {
-      const first = node.ns.holders[0]
-      const size = first === undefined ? 0 : Buffer.byteLength(holderPath(first, node.ns.type))
-      return { mode: S_IFLNK | 0o777, uid: node.dir.ownerUid ?? 0, gid: 0, size, nlink: 1, mtime: time, atime: time, ctime: time }
-    }
-  }
+// Seconds the kernel may keep an entry's name and its attributes. Only an
+// entry the caller may see is ever handed out, and a name the kernel keeps
+// is found again only by someone who names it: a default name is an HMAC
+// under a secret seed, shown only to those who may see it. So those are
+// kept; a name anyone could guess (`user`, a chosen name) is asked for
+// every time, so every caller is checked.
+export interface CacheTimes {
+  readonly entry: number
+  readonly attr: number
 }
 
 export interface StatFs {
@@ -59,74 +66,179 @@ export interface StatFs {
   namemax: number
 }
 
-// Finds a holder path that, right now, still leads to `ns` (the pid may have
-// been reused since the scan); undefined when none does.
-export type HandleResolver = (ns: Namespace) => string | undefined
+// The kernel's side of each request (kernel/handles.ts, daemon wiring).
+export interface Access {
+  // The caller's view of the current tree.
+  view: (who: Requester) => View
+  // Whether the view knows holders as discovered: it may see every one,
+  // from the daemon's own pid and mount namespaces.
+  plain: (view: View) => boolean
+  // The holders of `ns` the view may know of, as paths it can open.
+  holders: (ns: Namespace, view: View) => readonly Holder[]
+  // A path that leads to `ns` for the view right now; undefined when none
+  // does (the holder moved or exited since the scan, or none is its to open).
+  target: (ns: Namespace, view: View) => string | undefined
+  // Whether some holder still leads to `ns` (it may have died since the
+  // scan; one no process holds is alive through a child user namespace).
+  alive: (ns: Namespace) => boolean
+}
 
 // Records a checked rename durably and serves the tree with it; throws
 // when it could not be recorded (then nothing changed).
 export type RenameRecorder = (plan: RenamePlan) => void
+
+export const CACHE_SECONDS = 10
+
+function identity (kind: 'd' | 'l' | 'm', ns: Namespace): Identity {
+  return `${kind}:${nsKey(ns)}`
+}
+
+// The identity of a node of the tree (a metadata file is no tree node).
+export function identityOf (node: Node): Identity {
+  return identity(node.kind === 'dir' ? 'd' : 'l', node.ns)
+}
+
+function noEntry (path: string): NsfsError {
+  return new NsfsError('ENOENT', 'no such namespace entry', { path })
+}
+
+function join (dir: string, name: string): string {
+  return dir === '/' ? `/${name}` : `${dir}/${name}`
+}
 
 export class Vfs {
   private readonly files = new HandleTable<Buffer>()
 
   constructor (
     private readonly tree: () => Tree,
-    private readonly resolveHandle: HandleResolver,
+    private readonly access: Access,
     private readonly recordRename: RenameRecorder = () => { throw new NsfsError('EROFS', 'renaming is not enabled') },
   ) {}
 
-  private node (path: string): Node {
-    const node = lookup(this.tree(), path)
-    if (node === undefined) throw new NsfsError('ENOENT', 'no such namespace entry', { path })
-    return node
+  view (who: Requester): View {
+    return this.access.view(who)
   }
 
-  // The content of the metadata file at `path` in the current tree, or
-  // undefined when `path` is not one.
-  private metadata (path: string): Buffer | undefined {
-    const dir = metadataDirOf(path)
-    return dir === undefined ? undefined : renderMetadata(this.tree(), dir)
-  }
-
-  getattr (path: string): Attr {
-    const metaDir = metadataDirOf(path)
-    if (metaDir !== undefined) {
-      const dir = this.node(metaDir)
-      if (dir.kind !== 'dir') throw new NsfsError('ENOTDIR', 'not a user namespace directory', { path })
-      const time = new Date(dir.firstSeen)
-      return { mode: S_IFREG | 0o444, uid: dir.ns.ownerUid ?? 0, gid: 0, size: lastRenderedSize(metaDir), nlink: 1, mtime: time, atime: time, ctime: time }
+  // The entry at `path` as `view` may see it; ENOENT when there is none for
+  // it, or (`expect` given) when the path leads elsewhere now.
+  resolve (path: string, view: View, expect?: Identity): Entry {
+    const root = this.tree().root
+    let entry: Entry = { kind: 'dir', identity: identityOf(root), path: '/', node: root }
+    for (const part of path.split('/')) {
+      if (part === '') continue
+      if (entry.kind !== 'dir') throw noEntry(path)
+      entry = this.child(entry, part, view)
     }
-    return attrOfNode(this.node(path))
+    if (expect !== undefined && entry.identity !== expect) throw noEntry(path)
+    return entry
   }
 
-  readdir (path: string): string[] {
-    return [...this.dir(path).entries.keys(), METADATA_FILE]
+  // The entry `name` in directory `dir`, as `view` may see it.
+  child (dir: Entry & { kind: 'dir' }, name: string, view: View): Entry {
+    const path = join(dir.path, name)
+    if (name === METADATA_FILE) return { kind: 'meta', identity: identity('m', dir.node.ns), path, dir: dir.node }
+    const node = dir.node.entries.get(name)
+    if (node === undefined || !this.shows(node, view)) throw noEntry(path)
+    return this.entryOf(node, path)
   }
 
-  private dir (path: string): DirNode {
-    const node = this.node(path)
-    if (node.kind !== 'dir') throw new NsfsError('ENOTDIR', 'not a user namespace directory', { path })
-    return node
+  private entryOf (node: Node, path: string): Entry {
+    return node.kind === 'dir'
+      ? { kind: 'dir', identity: identityOf(node), path, node }
+      : { kind: 'link', identity: identityOf(node), path, node }
+  }
+
+  // What is at `path` now, for whoever keeps caches of the tree (no caller,
+  // no checks): a tree node, or undefined.
+  nodeAt (path: string): Node | undefined {
+    return lookup(this.tree(), path)
+  }
+
+  // Whether `entry` still stands where it was found (a listing outlives
+  // the tree it was made from).
+  stands (entry: Entry): boolean {
+    if (entry.kind !== 'meta') {
+      const now = this.nodeAt(entry.path)
+      return now !== undefined && identityOf(now) === entry.identity
+    }
+    const dir = this.nodeAt(entry.path.slice(0, -METADATA_FILE.length - 1) || '/')
+    return dir?.kind === 'dir' && identity('m', dir.ns) === entry.identity
+  }
+
+  get rootIdentity (): Identity {
+    return identityOf(this.tree().root)
+  }
+
+  // Whether `view` sees `node`: a namespace it may see, or a directory that
+  // leads to one. (A directory's `user` handle is its own namespace.)
+  private shows (node: Node, view: View): boolean {
+    const key = nsKey(node.ns)
+    return node.kind === 'dir' ? view.reaches(key, node.ns) : view.canSee(key, node.ns)
+  }
+
+  attr (entry: Entry): Attr {
+    switch (entry.kind) {
+      // One link for every directory: its count of subdirectories would
+      // tell every caller how many there are, seen or not.
+      case 'dir':
+        return { mode: S_IFDIR | 0o755, uid: entry.node.ns.ownerUid ?? 0, gid: 0, size: 0, nlink: 1, timeMs: entry.node.firstSeen }
+      case 'link': {
+        const first = entry.node.ns.holders[0]
+        const size = first === undefined ? 0 : Buffer.byteLength(holderPath(first, entry.node.ns.type))
+        return { mode: S_IFLNK | 0o777, uid: entry.node.dir.ownerUid ?? 0, gid: 0, size, nlink: 1, timeMs: entry.node.firstSeen }
+      }
+      case 'meta':
+        return { mode: S_IFREG | 0o444, uid: entry.dir.ns.ownerUid ?? 0, gid: 0, size: lastRenderedSize(entry.path.slice(0, -METADATA_FILE.length - 1) || '/'), nlink: 1, timeMs: entry.dir.firstSeen }
+    }
+  }
+
+  cacheTimes (entry: Entry): CacheTimes {
+    switch (entry.kind) {
+      // Its size changes with every rendering.
+      case 'meta': return { entry: CACHE_SECONDS, attr: 0 }
+      case 'dir':
+      case 'link': {
+        const name = entry.path.slice(entry.path.lastIndexOf('/') + 1)
+        return { entry: name === entry.node.defaultName && name !== SELF_ENTRY ? CACHE_SECONDS : 0, attr: CACHE_SECONDS }
+      }
+    }
+  }
+
+  // What `view` sees in a directory, in tree order, the metadata file last.
+  list (dir: Entry & { kind: 'dir' }, view: View): Array<{ name: string, entry: Entry }> {
+    const out: Array<{ name: string, entry: Entry }> = []
+    for (const [name, node] of dir.node.entries) {
+      if (this.shows(node, view)) out.push({ name, entry: this.entryOf(node, join(dir.path, name)) })
+    }
+    out.push({ name: METADATA_FILE, entry: { kind: 'meta', identity: identity('m', dir.node.ns), path: join(dir.path, METADATA_FILE), dir: dir.node } })
+    return out
+  }
+
+  readlink (entry: Entry, view: View): string {
+    if (entry.kind !== 'link') throw new NsfsError('EINVAL', 'not a namespace handle', { path: entry.path })
+    const target = this.access.target(entry.node.ns, view)
+    if (target === undefined) throw new NsfsError('ENOENT', 'no live holder of this namespace is yours to open', { path: entry.path })
+    return target
   }
 
   // Opens a metadata file: its content is fixed here for the life of the
-  // handle. Answers the handle number.
-  open (path: string, flags: number): number {
-    if (metadataDirOf(path) === undefined) {
-      const node = this.node(path)
-      throw new NsfsError(node.kind === 'dir' ? 'EISDIR' : 'EINVAL', 'only metadata files can be opened here', { path })
-    }
+  // handle, as `view` may know it. Answers the handle number.
+  open (entry: Entry, flags: number, view: View): number {
+    if (entry.kind !== 'meta') throw new NsfsError(entry.kind === 'dir' ? 'EISDIR' : 'EINVAL', 'only metadata files can be opened here', { path: entry.path })
     // O_WRONLY or O_RDWR: root passes the mode check, the content is still fixed.
-    if ((flags & 3) !== 0) throw new NsfsError('EROFS', 'metadata files are read-only', { path })
-    const meta = this.metadata(path)
-    if (meta === undefined) throw new NsfsError('ENOENT', 'no such user namespace directory', { path })
+    if ((flags & 3) !== 0) throw new NsfsError('EROFS', 'metadata files are read-only', { path: entry.path })
+    const dirPath = entry.path.slice(0, -METADATA_FILE.length - 1) || '/'
+    const select = this.access.plain(view)
+      ? undefined
+      : (key: NsKey, ns: Namespace) => view.canSee(key, ns) ? this.access.holders(ns, view) : undefined
+    const meta = renderMetadata(this.tree(), dirPath, select)
+    if (meta === undefined) throw new NsfsError('ENOENT', 'no such user namespace directory', { path: entry.path })
     return this.files.add(meta)
   }
 
-  read (path: string, fh: number, length: number, position: number): Buffer {
+  read (fh: number, length: number, position: number): Buffer {
     const content = this.files.get(fh)
-    if (content === undefined) throw new NsfsError('EBADF', 'no such open metadata file', { path })
+    if (content === undefined) throw new NsfsError('EBADF', 'no such open metadata file')
     return content.subarray(Math.min(position, content.length), Math.min(position + length, content.length))
   }
 
@@ -139,28 +251,32 @@ export class Vfs {
     return this.files.size
   }
 
-  readlink (path: string): string {
-    const node = this.node(path)
-    if (node.kind !== 'link') throw new NsfsError('EINVAL', 'not a namespace handle', { path })
-    const target = this.resolveHandle(node.ns)
-    if (target === undefined) throw new NsfsError('ENOENT', 'namespace has no live holder', { path })
-    return target
-  }
-
-  // rename(2) within a directory: names the namespace `src` opens.
-  rename (src: string, dest: string): void {
-    const plan = planRename(this.tree(), src, dest)
+  // rename(2) within a directory: names the namespace `src` opens. The
+  // kernel has checked write permission on the directory; the name is for
+  // everybody, so only who holds CAP_SYS_ADMIN over the directory's user
+  // namespace may give it.
+  rename (src: string, dest: string, view: View): void {
+    const from = this.resolve(src, view)
+    const dir = this.resolve(src.slice(0, src.lastIndexOf('/')) || '/', view)
+    if (dir.kind === 'dir' && !view.isAdmin(nsKey(dir.node.ns))) {
+      throw new NsfsError('EACCES', 'renaming needs CAP_SYS_ADMIN in the user namespace that owns the directory', { path: src })
+    }
+    const plan = planRename(this.tree(), from.path, dest)
     if (plan.kind === 'none') return
-    // The scan may be older than the namespace's death. One no process
-    // holds is alive through a child user namespace.
-    if (plan.ns.holders.length > 0 && this.resolveHandle(plan.ns) === undefined) {
+    if (!this.access.alive(plan.ns)) {
       throw new NsfsError('ENOENT', 'the namespace died', { path: src })
     }
     this.recordRename(plan)
   }
 
-  statfs (): StatFs {
-    const files = this.tree().discovery.namespaces.size
+  // Counts what `view` may see.
+  statfs (view: View): StatFs {
+    const all = this.tree().discovery.namespaces
+    let files = all.size
+    if (!view.privileged) {
+      files = 0
+      for (const [key, ns] of all) if (view.canSee(key, ns)) files++
+    }
     return { bsize: 4096, frsize: 4096, blocks: 0, bfree: 0, bavail: 0, files, ffree: 0, favail: 0, fsid: 0, flag: 0, namemax: 255 }
   }
 }

@@ -1,0 +1,86 @@
+// What the kernel may have cached of the tree, and the notifications that
+// bring it in line after a change: names it keeps (dentries) that lead
+// elsewhere now or nowhere, and handles whose size (the length of the first
+// holder's path) changed. Directory link counts are always 1, and symlink
+// targets are never cached, so neither needs telling.
+import type { TreeChange } from '../model/tree-change.js'
+import { holderPath, type Namespace } from '../model/namespace.js'
+import type { Node } from '../model/tree-node.js'
+import { identityOf } from '../vfs/vfs.js'
+import { ROOT_ID, type KnownNode, type NodeTable } from './inodes.js'
+import { invalEntry, invalInode } from './protocol.js'
+import { METADATA_FILE } from '../model/metadata.js'
+
+export class KernelCache {
+  // The first holder each handle's size was answered from.
+  private readonly sizedFrom = new Map<bigint, string>()
+
+  constructor (
+    private readonly nodes: NodeTable,
+    // The tree node at a node's path now.
+    private readonly nodeOf: (id: bigint) => Node | undefined,
+  ) {}
+
+  // Attributes of `node` went to the kernel as node `id`.
+  answered (id: bigint, node: Node): void {
+    if (node.kind !== 'link') return
+    const first = firstHolder(node.ns)
+    if (first !== undefined) this.sizedFrom.set(id, first)
+  }
+
+  // The kernel forgot node `id`.
+  forgotten (id: bigint): void {
+    this.sizedFrom.delete(id)
+  }
+
+  invalidations (change: TreeChange): Buffer[] {
+    const out: Buffer[] = []
+    switch (change.kind) {
+      case 'whole':
+        for (const parentId of [...this.nodes.parents()]) {
+          for (const [name, child] of this.nodes.childrenIn(parentId)) this.check(parentId, name, child, out)
+        }
+        break
+      case 'dirs':
+        for (const c of change.dirs) {
+          const dirId = this.nodes.idOf(`d:${c.dir}`)
+          // Nothing in a directory the kernel never looked up is cached.
+          if (dirId === undefined) continue
+          const known = this.nodes.childrenIn(dirId)
+          for (const names of [c.removed, c.changed, c.added]) {
+            for (const name of names) {
+              const child = known.get(name)
+              if (child !== undefined) this.check(dirId, name, child, out)
+            }
+          }
+        }
+        break
+    }
+    return out
+  }
+
+  // One name the kernel may keep in directory node `parentId`.
+  private check (parentId: bigint, name: string, child: KnownNode, out: Buffer[]): void {
+    const dir = parentId === ROOT_ID || this.nodes.get(parentId) !== undefined ? this.nodeOf(parentId) : undefined
+    if (dir?.kind !== 'dir') return this.unname(parentId, name, child, out)
+    if (name === METADATA_FILE) return
+    const now = dir.entries.get(name)
+    if (now === undefined || identityOf(now) !== child.identity) return this.unname(parentId, name, child, out)
+    const sized = this.sizedFrom.get(child.id)
+    if (now.kind === 'link' && sized !== undefined && firstHolder(now.ns) !== sized) {
+      this.sizedFrom.delete(child.id)
+      out.push(invalInode(child.id))
+    }
+  }
+
+  // The kernel drops the name; the node lives on until it forgets it.
+  private unname (parentId: bigint, name: string, child: KnownNode, out: Buffer[]): void {
+    this.nodes.unname(child)
+    out.push(invalEntry(parentId, name))
+  }
+}
+
+function firstHolder (ns: Namespace): string | undefined {
+  const h = ns.holders[0]
+  return h === undefined ? undefined : `${h.start} ${holderPath(h, ns.type)}`
+}
