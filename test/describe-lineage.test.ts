@@ -1,7 +1,8 @@
 // The describer against real namespaces.
 import t from 'tap'
 import fs from 'node:fs'
-import { KernelDescriber } from '../src/kernel/describe.js'
+import { NsReader } from '../src/kernel/describe.js'
+import { DescribeCache } from '../src/discover/describe-cache.js'
 import { NS_GET_ID, NS_GET_NSTYPE, NS_GET_OWNER_UID, NS_GET_PARENT, NS_GET_USERNS } from '../src/kernel/ns-ioctl.js'
 import { readNsLink } from '../src/kernel/procfs.js'
 import { nsKey } from '../src/model/namespace.js'
@@ -25,8 +26,9 @@ t.test('describes a namespace, its owner and parents, and closes what it opened'
   const h = await startHolder(t, ['unshare', '--user', '--map-user=0', '--map-group=0', '--net', '--pid', '--fork', '--kill-child'], { comm: 'unshare' })
   // The forked child exists only once unshare(2) is done.
   await waitFor('the forked child', () => fs.readFileSync(`/proc/${h.pid}/task/${h.pid}/children`, 'utf8').trim() || undefined)
-  const d = new KernelDescriber()
-  t.ok(d.hasNsGetId, 'Linux 6.18 has NS_GET_ID')
+  const reader = new NsReader()
+  const d = new DescribeCache(reader)
+  t.ok(reader.hasNsGetId, 'Linux 6.18 has NS_GET_ID')
   const fds = openFds()
   const link = (type: string) => readNsLink(`/proc/${h.pid}/ns/${type}`)
   const net = d.describe(`/proc/${h.pid}/ns/net`, 'net', link('net')?.ino ?? 0, true)
@@ -54,6 +56,6 @@ t.test('describes a namespace, its owner and parents, and closes what it opened'
   t.equal(d.describe(`/proc/${h.pid}/ns/net`, 'net', 12345, true), undefined, 'an inode that does not match is refused')
   t.equal(d.describe('/proc/999999999/ns/net', 'net', 1, true), undefined, 'a vanished holder')
   t.equal(d.describe(`/proc/${h.pid}/ns/net`, 'net', net.ino, false), net, 'cached by inode')
-  d.forget([nsKey(net), 'net:404'])
+  d.evict([nsKey(net), 'net:404'])
   t.not(d.describe(`/proc/${h.pid}/ns/net`, 'net', net.ino, false), net, 'forgotten when told')
 })

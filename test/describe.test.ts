@@ -4,12 +4,14 @@ import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { KernelDescriber } from '../src/kernel/describe.js'
+import { NsReader } from '../src/kernel/describe.js'
+import { DescribeCache } from '../src/discover/describe-cache.js'
 
 const skip = process.getuid?.() !== 0 ? 'needs root' : undefined
 
 t.test('describing by path and by id', { skip }, async t => {
-  const d = new KernelDescriber()
+  const reader = new NsReader()
+  const d = new DescribeCache(reader)
   const st = fs.statSync('/proc/self/ns/net')
   const meta = d.describe('/proc/self/ns/net', 'net', st.ino, true)
   t.match(meta, { type: 'net', dev: st.dev, ino: st.ino, parent: null, ownerUid: null })

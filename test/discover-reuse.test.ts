@@ -1,15 +1,16 @@
 import t from 'tap'
 import { Discoverer } from '../src/discover/discover.js'
-import type { NsDescriber, NsMeta } from '../src/kernel/describe.js'
+import type { NsDescription } from '../src/kernel/describe.js'
+import type { NsDescriber } from '../src/discover/describe-cache.js'
 import { nsKey, type NsKey, type NsType } from '../src/model/namespace.js'
 import { FakeProc } from './lib/fixture.js'
 
 // Describes by inode from a table, recording every call.
 class FakeDescriber implements NsDescriber {
   calls: Array<{ path: string, ino: number, fresh: boolean }> = []
-  metas = new Map<NsKey, NsMeta>()
-  constructor (private readonly table: Map<number, NsMeta>) {}
-  describe (path: string, _type: NsType, ino: number, fresh: boolean): NsMeta | undefined {
+  metas = new Map<NsKey, NsDescription>()
+  constructor (private readonly table: Map<number, NsDescription>) {}
+  describe (path: string, _type: NsType, ino: number, fresh: boolean): NsDescription | undefined {
     this.calls.push({ path, ino, fresh })
     const m = this.table.get(ino)
     if (m !== undefined) this.metas.set(nsKey(m), m)
@@ -17,10 +18,10 @@ class FakeDescriber implements NsDescriber {
   }
 
   // These fixtures have no listns(2), so nothing is looked up by id.
-  describeById (): NsMeta | undefined { return undefined }
+  describeById (): NsDescription | undefined { return undefined }
 
-  lineage (key: NsKey): NsMeta[] {
-    const out: NsMeta[] = []
+  lineage (key: NsKey): NsDescription[] {
+    const out: NsDescription[] = []
     for (let m = this.metas.get(key); m !== undefined; m = m.owner === null ? undefined : this.metas.get(m.owner)) {
       out.push(m)
       if (m.owner === nsKey(m)) break
@@ -29,10 +30,10 @@ class FakeDescriber implements NsDescriber {
   }
 
   forgotten: NsKey[] = []
-  forget (keys: Iterable<NsKey>): void { this.forgotten.push(...keys) }
+  evict (keys: Iterable<NsKey>): void { this.forgotten.push(...keys) }
 }
 
-function meta (type: NsType, id: number, ino: number, owner: NsKey | null): NsMeta {
+function meta (type: NsType, id: number, ino: number, owner: NsKey | null): NsDescription {
   return { type, id: String(id), dev: 4, ino, owner, parent: null, ownerUid: type === 'user' ? 0 : null }
 }
 

@@ -1,6 +1,7 @@
 // Discovery merging its sources, against a fake procfs and a fake describer.
 import t from 'tap'
-import type { NsDescriber, NsMeta } from '../src/kernel/describe.js'
+import type { NsDescription } from '../src/kernel/describe.js'
+import type { NsDescriber } from '../src/discover/describe-cache.js'
 import { Listns } from '../src/kernel/listns.js'
 import { Discoverer } from '../src/discover/discover.js'
 import { nsKey, type NsKey, type NsType } from '../src/model/namespace.js'
@@ -11,12 +12,12 @@ const HOST_MNT = 4026531832
 
 // Describes by inode: id = ino, every namespace owned by the root user ns,
 // except those in `owners`.
-function fakeDescriber (owners: Record<number, number> = {}, byId: Record<string, NsMeta> = {}): NsDescriber & { described: string[] } {
-  const metas = new Map<NsKey, NsMeta>()
+function fakeDescriber (owners: Record<number, number> = {}, byId: Record<string, NsDescription> = {}): NsDescriber & { described: string[] } {
+  const metas = new Map<NsKey, NsDescription>()
   const described: string[] = []
-  const meta = (type: NsType, ino: number): NsMeta => {
+  const meta = (type: NsType, ino: number): NsDescription => {
     const owner = ino === ROOT_USER ? null : `user:${owners[ino] ?? ROOT_USER}` as NsKey
-    const m: NsMeta = { type, id: String(ino), dev: 4, ino, owner, parent: type === 'user' ? owner : null, ownerUid: type === 'user' ? 0 : null }
+    const m: NsDescription = { type, id: String(ino), dev: 4, ino, owner, parent: type === 'user' ? owner : null, ownerUid: type === 'user' ? 0 : null }
     metas.set(nsKey(m), m)
     return m
   }
@@ -27,7 +28,7 @@ function fakeDescriber (owners: Record<number, number> = {}, byId: Record<string
     describe: (path, type, ino) => { described.push(path); return meta(type, ino) },
     describeById: (type, id) => { const m = byId[`${type}:${id}`]; if (m !== undefined) metas.set(nsKey(m), m); return m },
     lineage: key => {
-      const out: NsMeta[] = []
+      const out: NsDescription[] = []
       for (let k: NsKey | null = key; k !== null;) {
         const m = metas.get(k)
         if (m === undefined) break
@@ -36,7 +37,7 @@ function fakeDescriber (owners: Record<number, number> = {}, byId: Record<string
       }
       return out
     },
-    forget: () => {},
+    evict: () => {},
   }
 }
 
@@ -64,7 +65,7 @@ t.test('tasks, fds and bind mounts in one snapshot', async t => {
 
 t.test('listns marks what it lists and adds what /proc missed', async t => {
   const proc = fakeProc(t)
-  const hidden: NsMeta = { type: 'ipc', id: '777', dev: 4, ino: 4026533777, owner: `user:${ROOT_USER}`, parent: null, ownerUid: null }
+  const hidden: NsDescription = { type: 'ipc', id: '777', dev: 4, ino: 4026533777, owner: `user:${ROOT_USER}`, parent: null, ownerUid: null }
   const describer = fakeDescriber({}, { 'ipc:777': hidden })
   const listns = Listns.detect((req, out) => {
     const ids: Record<number, bigint[]> = { 0x40000000: [4026531833n], 0x08000000: [777n, 778n] }

@@ -4,6 +4,9 @@ import path from 'node:path'
 import { forChildrenOnly, readProcForChildren } from '../src/discover/from-children.js'
 import type { Found } from '../src/discover/found.js'
 import { FakeProc } from './lib/fixture.js'
+import type { InoKey } from '../src/model/namespace.js'
+
+const ik = (s: string): InoKey => s as InoKey
 
 t.test('pid and time namespaces for future children, when no task is in them', async t => {
   const proc = new FakeProc(t)
@@ -17,11 +20,11 @@ t.test('pid and time namespaces for future children, when no task is in them', a
   link(30, 'pid_for_children', 'pid:[6]')
   link(30, 'time_for_children', 'net:[7]')
   const tasks: Found = new Map([
-    ['pid:1', { type: 'pid', ino: 1, holders: [] }],
-    ['time:2', { type: 'time', ino: 2, holders: [] }],
+    [ik('pid:1'), { type: 'pid', ino: 1, holders: [] }],
+    [ik('time:2'), { type: 'time', ino: 2, holders: [] }],
   ])
   const found = forChildrenOnly([10, 20, 30].flatMap(pid => readProcForChildren(proc.root, pid)), tasks)
   t.same([...found.keys()].sort(), ['pid:6', 'time:5'], 'only those no task is in; a wrong type is ignored')
-  t.same(found.get('time:5')?.holders, [{ kind: 'for-children', pid: 20, start: 200 }])
+  t.same(found.get(ik('time:5'))?.holders, [{ kind: 'for-children', pid: 20, start: 200 }])
   t.same(readProcForChildren(proc.root, 10), [], 'in those namespaces itself: left to the task source')
 })

@@ -2,6 +2,9 @@ import t from 'tap'
 import { readProcFds } from '../src/discover/from-fds.js'
 import { foundOf } from '../src/discover/found.js'
 import { FakeProc } from './lib/fixture.js'
+import type { InoKey } from '../src/model/namespace.js'
+
+const ik = (s: string): InoKey => s as InoKey
 
 t.test('nsfs fds are found by their readlink text alone', async t => {
   const proc = new FakeProc(t)
@@ -11,10 +14,10 @@ t.test('nsfs fds are found by their readlink text alone', async t => {
     .add({ pid: 400, start: 800 })
   const found = foundOf([100, 200, 300, 400].flatMap(pid => readProcFds(proc.root, pid, 300)))
   t.same([...found.keys()].sort(), ['net:4026532000', 'user:4026532001'])
-  t.same(found.get('net:4026532000')?.holders, [
+  t.same(found.get(ik('net:4026532000'))?.holders, [
     { kind: 'fd', pid: 100, fd: 3, start: 500 },
     { kind: 'fd', pid: 200, fd: 3, start: 600 },
   ])
-  t.same(found.get('user:4026532001'), { type: 'user', ino: 4026532001, holders: [{ kind: 'fd', pid: 100, fd: 5, start: 500 }] })
+  t.same(found.get(ik('user:4026532001')), { type: 'user', ino: 4026532001, holders: [{ kind: 'fd', pid: 100, fd: 5, start: 500 }] })
   t.notOk([...found.values()].some(e => e.holders.some(h => h.pid === 300)), 'the scanning process itself is skipped')
 })

@@ -1,7 +1,11 @@
 import t from 'tap'
-import { scanMounts, nsfsMounts, mountNamespaceTasks } from '../src/discover/from-mounts.js'
+import { readMountNamespace, nsfsMounts, mountNamespaceTasks } from '../src/discover/from-mounts.js'
+import { mergeFound, type Found } from '../src/discover/found.js'
 import { parseMountinfo } from '../src/kernel/mountinfo.js'
 import { FakeProc } from './lib/fixture.js'
+import type { InoKey } from '../src/model/namespace.js'
+
+const ik = (s: string): InoKey => s as InoKey
 
 const HOST = [
   '22 1 0:21 / / rw,relatime shared:1 - ext4 /dev/vda1 rw',
@@ -20,11 +24,14 @@ t.test('nsfs bind mounts in every mount namespace', async t => {
   const proc = new FakeProc(t)
     .add({ pid: 1, start: 10, ns: { mnt: 4026531832 }, mountinfo: HOST })
     .add({ pid: 900, tid: 901, start: 90, ns: { mnt: 4026532700 }, mountinfo: PRIVATE })
-  const found = scanMounts(proc.root, [{ mntIno: 4026531832, pid: 1, tid: 1 }, { mntIno: 4026532700, pid: 900, tid: 901 }, { mntIno: 1, pid: 5555, tid: 5555 }], 4026531832)
+  const tasks = [{ mntIno: 4026531832, pid: 1, tid: 1 }, { mntIno: 4026532700, pid: 900, tid: 901 }, { mntIno: 1, pid: 5555, tid: 5555 }]
+  const each = tasks.map(task => readMountNamespace(proc.root, task, 4026531832))
+  t.equal(each[2], undefined, 'a task that is gone')
+  const found = mergeFound(each.filter((f): f is Found => f !== undefined))
   t.same([...found.keys()].sort(), ['mnt:4026532500', 'net:4026532319', 'net:4026532600'])
-  t.same(found.get('net:4026532319')?.holders, [{ kind: 'mount', pid: 1, tid: 1, start: 10, mountPoint: '/run/netns/blue', mountId: 43, local: true }])
-  t.same(found.get('net:4026532600')?.holders, [{ kind: 'mount', pid: 900, tid: 901, start: 90, mountPoint: '/tmp/pin', mountId: 81, local: false }], 'a thread\'s own mount namespace, not ours')
-  t.match(found.get('mnt:4026532500')?.holders, [{ kind: 'mount', mountPoint: '/run/with space' }], 'octal escapes undone')
+  t.same(found.get(ik('net:4026532319'))?.holders, [{ kind: 'mount', pid: 1, tid: 1, start: 10, mountPoint: '/run/netns/blue', mountId: 43, local: true }])
+  t.same(found.get(ik('net:4026532600'))?.holders, [{ kind: 'mount', pid: 900, tid: 901, start: 90, mountPoint: '/tmp/pin', mountId: 81, local: false }], 'a thread\'s own mount namespace, not ours')
+  t.match(found.get(ik('mnt:4026532500'))?.holders, [{ kind: 'mount', mountPoint: '/run/with space' }], 'octal escapes undone')
 })
 
 t.test('mounts under an nsfs FUSE mount are never followed', async t => {
@@ -35,8 +42,8 @@ t.test('mounts under an nsfs FUSE mount are never followed', async t => {
 
 t.test('one task per mount namespace: the oldest', async t => {
   const tasks = new Map([
-    ['mnt:1', { type: 'mnt' as const, ino: 1, holders: [{ kind: 'task' as const, pid: 2, tid: 2, start: 1 }, { kind: 'task' as const, pid: 9, tid: 9, start: 5 }] }],
-    ['net:2', { type: 'net' as const, ino: 2, holders: [{ kind: 'task' as const, pid: 2, tid: 2, start: 1 }] }],
+    [ik('mnt:1'), { type: 'mnt' as const, ino: 1, holders: [{ kind: 'task' as const, pid: 2, tid: 2, start: 1 }, { kind: 'task' as const, pid: 9, tid: 9, start: 5 }] }],
+    [ik('net:2'), { type: 'net' as const, ino: 2, holders: [{ kind: 'task' as const, pid: 2, tid: 2, start: 1 }] }],
   ])
   t.same(mountNamespaceTasks(tasks), [{ mntIno: 1, pid: 2, tid: 2 }])
 })

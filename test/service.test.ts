@@ -65,7 +65,7 @@ t.test('mount --daemon, status, SIGHUP, a second daemon, umount', { skip }, asyn
     fs.writeFileSync(conf, '# more detail\nlog_level=debug\ninterval_ms=300\n')
     process.kill(pid, 'SIGHUP')
     await waitFor('the reload', () => /SIGHUP: reloaded .* \(log_level debug, interval_ms 300\)/.test(logged()) ? true : undefined, SLOW_MS)
-    await waitFor('a debug scan line', () => /nsfs: debug: scan: \d+ namespaces/.test(logged()) ? true : undefined, SLOW_MS)
+    await waitFor('a debug line of the rescan', () => /nsfs: debug: rescan: \d+ processes/.test(logged()) ? true : undefined, SLOW_MS)
     t.equal(mountId(s.mnt), before, 'the same mount')
     t.ok(pidAlive(pid), 'the same daemon')
     const st = JSON.parse(nsfs(['status', s.mnt, '--json', ...s.run]).stdout) as { logLevel: string }

@@ -5,6 +5,9 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { TaskWatch } from '../src/discover/task-watch.js'
+import type { InoKey } from '../src/model/namespace.js'
+
+const ik = (s: string): InoKey => s as InoKey
 
 interface Fixture {
   root: string
@@ -41,7 +44,7 @@ function fixture (t: { teardown: (fn: () => void) => void }): Fixture {
 }
 
 const holdersOf = (w: TaskWatch, key: string): string[] =>
-  (w.scan().get(key)?.holders ?? []).map(h => h.kind === 'task' ? `${h.pid}/${h.tid}` : h.kind)
+  (w.scan().get(ik(key))?.holders ?? []).map(h => h.kind === 'task' ? `${h.pid}/${h.tid}` : h.kind)
 
 t.test('first scan: every task and thread, holders oldest first', async t => {
   const f = fixture(t)
@@ -54,8 +57,8 @@ t.test('first scan: every task and thread, holders oldest first', async t => {
   t.same(holdersOf(w, 'uts:1'), ['2/2', '30/30'])
   t.same(holdersOf(w, 'net:7'), ['2/2', '30/30', '30/31'])
   t.same(holdersOf(w, 'uts:2'), ['30/31'])
-  t.same(found.get('uts:2')?.type, 'uts')
-  t.same(found.get('uts:2')?.ino, 2)
+  t.same(found.get(ik('uts:2'))?.type, 'uts')
+  t.same(found.get(ik('uts:2'))?.ino, 2)
 })
 
 t.test('a new process is read at once, a gone one dropped at once', async t => {
@@ -70,7 +73,7 @@ t.test('a new process is read at once, a gone one dropped at once', async t => {
   t.same(holdersOf(w, 'uts:3'), ['40/40'])
   t.same([...w.changed], ['uts:3'], 'only what changed')
   f.kill(40)
-  t.notOk(w.scan().has('uts:3'))
+  t.notOk(w.scan().has(ik('uts:3')))
   t.same([...w.changed], ['uts:3'], 'gone is a change')
 })
 
@@ -87,7 +90,7 @@ t.test('a young process is re-read every scan; an old one when the sweep reaches
   t.same(holdersOf(w, 'uts:5'), ['50/50'], 'young: seen on the next scan')
   f.setNs(10, 10, 'uts', 6) // an old task moves late in life
   let scans = 1
-  while (!w.scan().has('uts:6')) scans++
+  while (!w.scan().has(ik('uts:6'))) scans++
   t.ok(scans <= 5, `old: seen within one sweep (${scans} scans)`)
   t.same(holdersOf(w, 'uts:1'), ['11/11', '12/12'])
 })
@@ -112,8 +115,8 @@ t.test('a pid reused by a new process is told apart by its start time', async t 
   f.kill(70)
   f.task(70, 70, 99990, { net: 2 })
   const found = w.scan()
-  t.notOk(found.has('net:1'))
-  t.same(found.get('net:2')?.holders, [{ kind: 'task', pid: 70, tid: 70, start: 99990 }])
+  t.notOk(found.has(ik('net:1')))
+  t.same(found.get(ik('net:2'))?.holders, [{ kind: 'task', pid: 70, tid: 70, start: 99990 }])
 })
 
 t.test('a task whose links cannot be read holds nothing', async t => {

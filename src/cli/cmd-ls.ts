@@ -3,11 +3,9 @@
 // know, as JSON, or as a tree.
 import fs from 'node:fs'
 import { namingSeed } from '../daemon/seed.js'
-import { DEFAULT_STATE_DIR } from '../store/overlay-store.js'
-import { Discoverer } from '../discover/discover.js'
+import { DEFAULTS } from '../daemon/settings.js'
+import { kernelDiscoverer } from '../discover/pipeline.js'
 import { NsfsError } from '../errors.js'
-import { KernelDescriber } from '../kernel/describe.js'
-import { Listns } from '../kernel/listns.js'
 import { readMountinfo } from '../kernel/mountinfo.js'
 import { readBootId, readCommand, readProcessUid } from '../kernel/procfs.js'
 import { allMetadata, type NsMetadata } from '../model/metadata.js'
@@ -15,7 +13,7 @@ import { TreeBuilder } from '../model/tree.js'
 import { lookup, type Tree } from '../model/tree-node.js'
 import { parseCommandLine, usageError, type Command } from './command.js'
 
-const PROC = '/proc'
+const PROC = DEFAULTS.procRoot
 
 export const lsCommand: Command = {
   name: 'ls',
@@ -38,7 +36,7 @@ options:
   --tree         print the tree, one namespace per line, indented
   --seed HEX     the seed the daemon was started with (default: derived from
                  the boot id under the secret in --state-dir)
-  --state-dir DIR  the daemon's state directory (default ${DEFAULT_STATE_DIR})
+  --state-dir DIR  the daemon's state directory (default ${DEFAULTS.stateDir})
   -h, --help     show this text
 
 exit status: 0 on success, 1 on any error (e.g. PATH not in the tree), 2 on bad usage.
@@ -54,8 +52,8 @@ exit status: 0 on success, 1 on any error (e.g. PATH not in the tree), 2 on bad 
     if ('exit' in line) return line.exit
     const { values, positionals } = line
     if (values.json === true && values.tree === true) return usageError(lsCommand, '--json and --tree exclude each other')
-    const seed = namingSeed({ seedHex: values.seed, stateDir: values['state-dir'] ?? DEFAULT_STATE_DIR, bootId: readBootId(PROC) })
-    const tree = new TreeBuilder(seed).build(new Discoverer(PROC, new KernelDescriber(), process.pid, Listns.detect()).run())
+    const seed = namingSeed({ seedHex: values.seed, stateDir: values['state-dir'] ?? DEFAULTS.stateDir, bootId: readBootId(PROC) })
+    const tree = new TreeBuilder(seed).build(kernelDiscoverer({ procRoot: PROC, pid: process.pid }).run())
     const treePath = toTreePath(positionals[0] ?? '/', nsfsMountpoints())
     const rows = select(tree, treePath).map(withProcess)
     // `nsfs ls | head` closes the pipe early: that is the reader's choice.

@@ -3,7 +3,8 @@
 // it works whether or not the daemon runs.
 import path from 'node:path'
 import { readBootId } from '../kernel/procfs.js'
-import { DEFAULT_STATE_DIR, readOverlayFile, STATE_FILE } from '../store/overlay-store.js'
+import { DEFAULTS } from '../daemon/settings.js'
+import { readOverlayFile, STATE_FILE } from '../store/overlay-store.js'
 import { parseCommandLine, type Command } from './command.js'
 
 export const namesCommand: Command = {
@@ -18,7 +19,7 @@ not listed (the daemon drops them when it starts).
 
 options:
   --json               one JSON array instead of a table
-  --state-dir DIR      the daemon's state directory (default ${DEFAULT_STATE_DIR})
+  --state-dir DIR      the daemon's state directory (default ${DEFAULTS.stateDir})
   -h, --help           show this text
 
 exit status: 0 on success (also with no names), 1 when the file cannot be read, 2 on bad usage.
@@ -31,7 +32,7 @@ exit status: 0 on success (also with no names), 1 when the file cannot be read, 
     }, { max: 0, what: 'no arguments' })
     if ('exit' in line) return line.exit
     const { values } = line
-    const file = path.join(path.resolve(values['state-dir'] ?? DEFAULT_STATE_DIR), STATE_FILE)
+    const file = path.join(path.resolve(values['state-dir'] ?? DEFAULTS.stateDir), STATE_FILE)
     let table
     try {
       table = readOverlayFile(file)
@@ -39,7 +40,7 @@ exit status: 0 on success (also with no names), 1 when the file cannot be read, 
       process.stderr.write(`nsfs: cannot read the name table ${file}: ${err instanceof Error ? err.message : String(err)}\n`)
       return 1
     }
-    const rows = table !== undefined && table.bootId === readBootId('/proc')
+    const rows = table !== undefined && table.bootId === readBootId(DEFAULTS.procRoot)
       ? [...table.names.values()].sort((a, b) => a.path.localeCompare(b.path))
       : []
     if (values.json === true) {

@@ -2,10 +2,10 @@
 // about itself. Reads the status file and the mount table only, never the
 // mount, so it answers even when the daemon hangs.
 import path from 'node:path'
-import { DEFAULT_RUN_DIR, isAlive, readStatus, type DaemonStatus } from '../daemon/status.js'
+import { DEFAULTS } from '../daemon/settings.js'
+import { isAlive, readStatus, type DaemonStatus } from '../daemon/status.js'
 import { readMountinfo } from '../kernel/mountinfo.js'
 import { parseCommandLine, type Command } from './command.js'
-import { DEFAULT_MOUNTPOINT } from './cmd-mount.js'
 
 export type State = 'running' | 'starting' | 'stale' | 'not-running'
 
@@ -68,13 +68,13 @@ export const statusCommand: Command = {
   summary: 'show the daemon serving a mountpoint: pid, uptime, namespaces, last scan',
   usage: `usage: nsfs status [MOUNTPOINT] [--json] [--run-dir DIR]
 
-Shows the daemon serving MOUNTPOINT (default ${DEFAULT_MOUNTPOINT}): its pid, uptime,
+Shows the daemon serving MOUNTPOINT (default ${DEFAULTS.mountpoint}): its pid, uptime,
 namespace count, last scan time and duration and rename table size, as the
 daemon last published them (after every scan).
 
 options:
   --json           one JSON object instead of text
-  --run-dir DIR    where the daemon's status file is (default ${DEFAULT_RUN_DIR})
+  --run-dir DIR    where the daemon's status file is (default ${DEFAULTS.runDir})
   -h, --help       show this text
 
 exit status: 0 when a daemon serves the mountpoint, 1 when none does (or the
@@ -88,8 +88,8 @@ mount is stale), 2 on bad usage.
     }, { max: 1, what: 'one mountpoint' })
     if ('exit' in line) return line.exit
     const { values, positionals } = line
-    const mountpoint = path.resolve(positionals[0] ?? DEFAULT_MOUNTPOINT)
-    const s = readStatus(path.resolve(values['run-dir'] ?? DEFAULT_RUN_DIR), mountpoint)
+    const mountpoint = path.resolve(positionals[0] ?? DEFAULTS.mountpoint)
+    const s = readStatus(path.resolve(values['run-dir'] ?? DEFAULTS.runDir), mountpoint)
     const mounted = readMountinfo().some(m => m.mountPoint === mountpoint && m.fstype === 'fuse.nsfs')
     const r = report(mountpoint, s, s !== undefined && isAlive(s), mounted, Date.now())
     process.stdout.write(values.json === true ? `${JSON.stringify(r)}\n` : formatReport(r))

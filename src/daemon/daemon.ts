@@ -1,52 +1,40 @@
-// The mount daemon's life: preflight, first scan, mount, serve snapshots as
-// they come. SIGINT/SIGTERM unmount and stop; SIGHUP reloads the config file
-// and rescans; an unmount from outside (umount(8)) stops it too.
-import path from 'node:path'
-import { Scanner } from '../discover/scanner.js'
+// The mount daemon's life: preflight, first scan, mount, serve the tree as
+// discovery changes it. SIGINT/SIGTERM unmount and stop; SIGHUP reloads the
+// config file and rescans; an unmount from outside (umount(8)) stops it too.
+// A signal only settles a promise: the work happens on the loop, between
+// requests.
+import { Engine } from '../discover/engine.js'
+import { kernelDiscoverer } from '../discover/pipeline.js'
 import { NsfsError } from '../errors.js'
 import { FuseOps } from '../fuse/ops.js'
 import { startSession, type Session } from '../fuse/session.js'
-import { Handles } from '../kernel/handles.js'
 import { Callers } from '../kernel/callers.js'
-import { View } from '../model/access.js'
-import { InoIndex } from '../model/ino-index.js'
-import type { NsKey, NsType } from '../model/namespace.js'
+import { Handles } from '../kernel/handles.js'
 import { readMountinfo } from '../kernel/mountinfo.js'
 import { readBootId, readNsLink, readTaskStart } from '../kernel/procfs.js'
 import type { Level, Logger } from '../log.js'
+import { View } from '../model/access.js'
 import { applyDelta, changedKeys, type DiscoveryDelta } from '../model/discovery-delta.js'
+import { InoIndex } from '../model/ino-index.js'
+import type { NsKey, NsType } from '../model/namespace.js'
 import { TreeBuilder } from '../model/tree.js'
 import type { Tree } from '../model/tree-node.js'
 import { OverlayStore } from '../store/overlay-store.js'
 import { Vfs, type Access } from '../vfs/vfs.js'
-import { readConfig } from './options.js'
 import { NameKeeper } from './name-keeper.js'
+import { readConfig } from './options.js'
 import { checkFuseDevice, checkRoot, prepareMountpoint } from './preflight.js'
 import { namingSeed } from './seed.js'
+import type { Settings } from './settings.js'
 import { isAlive, readStatus, removeStale, StatusPublisher, type DaemonStatus } from './status.js'
 
-export interface DaemonOptions {
-  mountpoint: string
-  seedHex: string | undefined
-  // Where the table of renamed namespaces is kept.
-  stateDir: string
-  // Where the status and pid files go.
-  runDir: string
-  // Re-read on SIGHUP: its log_level and interval_ms apply at once.
-  configFile: string | undefined
-  procRoot: string
-  intervalMs: number
-  // Seconds the kernel may cache names, attributes and symlink targets;
-  // changes reach it as invalidations before that.
-  cacheSeconds: number
-  debugFuse: boolean
-  log: Logger
-  logLevel: Level
-  setLogLevel: (level: Level) => void
+// What the daemon is given besides its settings.
+export interface DaemonIo {
+  readonly log: Logger
+  // The log level now (SIGHUP may change it).
+  readonly setLogLevel: (level: Level) => void
   // Called once the tree is mounted and served.
-  onReady?: () => void
-  // How often to check that the mount is still there, in ms.
-  mountCheckMs?: number
+  readonly onReady?: () => void
 }
 
 type Stop =
@@ -54,192 +42,227 @@ type Stop =
   | { kind: 'unmounted' }
   | { kind: 'fatal', err: Error }
 
-// Refuses to start while another daemon serves the mountpoint; forgets the
-// files of one that died.
-function claim (opts: DaemonOptions, abs: string): void {
-  const prev = readStatus(opts.runDir, abs)
-  if (prev === undefined) return
-  if (isAlive(prev, opts.procRoot)) {
-    throw new NsfsError('EBUSY', `mountpoint is busy: already served by nsfs (pid ${prev.pid}); stop that one first with \`nsfs umount\``, { path: abs })
-  }
-  opts.log('warn', `a previous daemon (pid ${prev.pid}) ended without cleaning up at ${abs}`)
-  removeStale(opts.runDir, abs)
-}
+export class Daemon {
+  private tree: Tree | undefined
+  private session: Session | undefined
+  private ops: FuseOps | undefined
+  private readonly inos = new InoIndex()
+  private readonly publisher: StatusPublisher
+  private readonly startedAt = Date.now()
+  private readonly pidStart: number
+  private scans = 0
+  private mounted = false
+  private interval: number
+  private logLevel: Level
+  private stop: (s: Stop) => void = () => {}
+  private readonly stopped = new Promise<Stop>(resolve => { this.stop = resolve })
+  private engine: Engine | undefined
+  private names: NameKeeper | undefined
+  private readonly callers: Callers
+  private readonly log: Logger
 
-// Resolves with the exit code once the daemon has stopped.
-export async function runDaemon (opts: DaemonOptions): Promise<number> {
-  const { log } = opts
-  checkRoot()
-  checkFuseDevice()
-  const bootId = readBootId(opts.procRoot)
-  const seed = namingSeed({ seedHex: opts.seedHex, stateDir: opts.stateDir, bootId })
-  const abs = path.resolve(opts.mountpoint)
-  claim(opts, abs)
-  const mountpoint = prepareMountpoint(abs, log)
-  const publisher = new StatusPublisher(opts.runDir, mountpoint)
-
-  let interval = opts.intervalMs
-  let logLevel = opts.logLevel
-  const startedAt = Date.now()
-  const pidStart = readTaskStart(opts.procRoot, process.pid, process.pid) ?? 0
-  let scans = 0
-  let isMounted = false
-  const publish = (): void => {
-    const d = tree?.discovery
-    const status: DaemonStatus = {
-      mountpoint,
-      pid: process.pid,
-      pidStart,
-      startedAt,
-      mounted: isMounted,
-      namespaces: d?.namespaces.size ?? 0,
-      lastScanAt: d?.scannedAt ?? null,
-      lastScanMs: d === undefined ? null : Math.round(d.durationMs * 10) / 10,
-      scans,
-      tableSize: names.size,
-      logLevel,
-    }
-    try {
-      publisher.publish(status)
-    } catch (err) {
-      log('warn', `cannot publish status: ${err instanceof Error ? err.message : String(err)}`)
-    }
+  private constructor (private readonly s: Settings, private readonly io: DaemonIo, private readonly mountpoint: string) {
+    this.log = io.log
+    this.interval = s.intervalMs
+    this.logLevel = s.logLevel
+    this.publisher = new StatusPublisher(s.runDir, mountpoint)
+    this.pidStart = readTaskStart(s.procRoot, process.pid, process.pid) ?? 0
+    this.callers = new Callers((type, ino) => this.inos.keyOf(type, ino), s.procRoot)
   }
 
-  const builder = new TreeBuilder(seed)
-  const store = new OverlayStore(opts.stateDir, bootId, log)
-  const names = new NameKeeper(store, store.load(), builder, log)
-  let tree: Tree | undefined
-  let stop: (s: Stop) => void = () => {}
-  const stopped = new Promise<Stop>(resolve => { stop = resolve })
-  // Kept until the end: Ctrl-C under `npm start` delivers SIGINT twice (from
-  // the terminal, and forwarded by npm), and a second one must not kill the
-  // daemon in the middle of unmounting.
-  const onSigint = (): void => stop({ kind: 'signal', signal: 'SIGINT' })
-  const onSigterm = (): void => stop({ kind: 'signal', signal: 'SIGTERM' })
-  process.on('SIGINT', onSigint)
-  process.on('SIGTERM', onSigterm)
+  // Resolves with the exit status once the daemon has stopped.
+  static async run (s: Settings, io: DaemonIo): Promise<number> {
+    checkRoot()
+    checkFuseDevice()
+    claim(s, io.log)
+    const daemon = new Daemon(s, io, prepareMountpoint(s.mountpoint, io.log))
+    return await daemon.serve()
+  }
 
-  const inos = new InoIndex()
-  let firstScan: (t: Tree) => void = () => {}
-  const ready = new Promise<Tree>(resolve => { firstScan = resolve })
-  const onDelta = (delta: DiscoveryDelta): void => {
+  private async serve (): Promise<number> {
+    const { s, log } = this
+    // Kept until the end: Ctrl-C under `npm start` delivers SIGINT twice
+    // (from the terminal, and forwarded by npm), and a second one must not
+    // kill the daemon in the middle of unmounting.
+    const onSigint = (): void => this.stop({ kind: 'signal', signal: 'SIGINT' })
+    const onSigterm = (): void => this.stop({ kind: 'signal', signal: 'SIGTERM' })
+    const onSighup = (): void => this.reload()
+    process.on('SIGINT', onSigint)
+    process.on('SIGTERM', onSigterm)
+    process.on('SIGHUP', onSighup)
+    let watch: NodeJS.Timeout | undefined
+    let code = 0
     try {
+      const bootId = readBootId(s.procRoot)
+      const builder = new TreeBuilder(namingSeed({ seedHex: s.seedHex, stateDir: s.stateDir, bootId }))
+      const store = new OverlayStore(s.stateDir, bootId, log)
+      this.names = new NameKeeper(store, store.load(), builder, log)
+      this.publish()
+      const discoverer = kernelDiscoverer({ procRoot: s.procRoot, pid: process.pid })
+      this.engine = new Engine(discoverer, {
+        events: s.events,
+        intervalMs: s.intervalMs,
+        sweepSeconds: s.sweepSeconds,
+        eventBufferBytes: s.eventBufferBytes,
+        log,
+        onDelta: delta => this.onDelta(delta),
+        onTaskChanged: pid => this.callers.forget(pid),
+        onFatal: err => this.stop({ kind: 'fatal', err: new Error(`discovery failed: ${err.message}`) }),
+      })
       const started = performance.now()
-      const d = applyDelta(tree?.discovery, delta)
-      inos.apply(tree?.discovery, delta)
-      // The first scan also forgets names of namespaces that died while
-      // no daemon ran. `change` says which directories the kernel's caches
-      // of the tree have to drop.
-      const { tree: next, change } = names.update(d, tree === undefined ? undefined : { tree, changed: changedKeys(delta) })
-      tree = next
-      session?.notify(ops?.invalidations(change) ?? [])
-      scans++
-      const how = change.kind === 'whole' ? 'built' : `patched in ${change.dirs.length} directories`
-      log('debug', `scan: ${delta.upserted.length} namespaces new or changed, ${delta.removed.length} gone, ${d.namespaces.size} in all, in ${d.durationMs.toFixed(0)} ms; tree ${how} in ${(performance.now() - started).toFixed(0)} ms`)
-      firstScan(tree)
-      publish()
-    } catch (err) {
-      log('error', `cannot build the tree from a scan: ${err instanceof Error ? err.message : String(err)}`)
-    }
-  }
-  publish()
-  const scanner = new Scanner({ procRoot: opts.procRoot, intervalMs: interval, pid: process.pid }, onDelta, err => stop({ kind: 'fatal', err }))
-
-  const reload = (): void => {
-    if (opts.configFile === undefined) {
-      log('info', 'SIGHUP: no config file; rescanning')
-    } else {
-      try {
-        const c = readConfig(opts.configFile)
-        if (c.logLevel !== undefined) { logLevel = c.logLevel; opts.setLogLevel(c.logLevel) }
-        if (c.intervalMs !== undefined) interval = c.intervalMs
-        const later = (['seed', 'stateDir', 'runDir'] as const).filter(k => c[k] !== undefined)
-        if (later.length > 0) log('warn', `SIGHUP: ${later.join(', ')} in ${opts.configFile} take effect only on restart`)
-        log('info', `SIGHUP: reloaded ${opts.configFile} (log_level ${logLevel}, interval_ms ${interval}); rescanning`)
-      } catch (err) {
-        log('error', `SIGHUP: kept the old configuration: ${err instanceof Error ? err.message : String(err)}`)
+      this.engine.start()
+      const first = this.tree
+      if (first === undefined) throw new NsfsError('EIO', 'the first discovery pass found nothing, not even our own user namespace')
+      log('info', `first scan: ${first.discovery.namespaces.size} namespaces in ${(performance.now() - started).toFixed(0)} ms`)
+      this.ops = new FuseOps(new Vfs(() => this.current, this.access(), plan => { this.tree = this.names?.rename(this.current, plan) }), log)
+      this.session = await startSession(this.ops, { mountpoint: this.mountpoint, debug: s.debugFuse, log })
+      void this.session.ended.then(() => this.stop({ kind: 'unmounted' }))
+      this.mounted = true
+      // The kernel ends the connection when the mount goes; a lazy unmount
+      // (umount -l) while something still uses it does not, so the mount
+      // table is watched too.
+      const { mountId } = this.session.mount
+      watch = setInterval(() => {
+        if (!readMountinfo().some(m => m.mountId === mountId)) this.stop({ kind: 'unmounted' })
+      }, s.mountCheckMs)
+      this.publisher.writePid(process.pid)
+      this.publish()
+      log('info', `mounted at ${this.mountpoint}`)
+      this.io.onReady?.()
+      const why = await this.stopped
+      switch (why.kind) {
+        case 'signal':
+          log('info', `${why.signal}: unmounting ${this.mountpoint}`)
+          break
+        case 'unmounted':
+          log('info', `${this.mountpoint} was unmounted; stopping`)
+          this.mounted = false
+          await this.session.unmount().catch(() => {})
+          this.session = undefined
+          break
+        case 'fatal':
+          throw why.err
       }
+    } catch (err) {
+      log('error', err instanceof Error ? err.message : String(err))
+      code = 1
+    } finally {
+      if (watch !== undefined) clearInterval(watch)
+      process.off('SIGHUP', onSighup)
+      process.off('SIGINT', onSigint)
+      process.off('SIGTERM', onSigterm)
+      this.engine?.stop()
+      if (this.session !== undefined) {
+        try {
+          await this.session.unmount()
+          log('info', `unmounted ${this.mountpoint}`)
+        } catch (err) {
+          log('error', `unmount failed: ${this.mountpoint}: ${err instanceof Error ? err.message : String(err)}`)
+          code = 1
+        }
+      }
+      this.publisher.remove()
     }
-    scanner.rescan(interval)
+    return code
   }
-  process.on('SIGHUP', reload)
 
-  let session: Session | undefined
-  let ops: FuseOps | undefined
-  let watch: NodeJS.Timeout | undefined
-  let code = 0
-  try {
-    const first = await Promise.race([ready, stopped])
-    if (!('discovery' in first)) {
-      if (first.kind === 'fatal') throw first.err
-      return 0
-    }
-    log('info', `first scan: ${first.discovery.namespaces.size} namespaces in ${first.discovery.durationMs.toFixed(0)} ms`)
-    const current = (): Tree => tree ?? first
-    const keyOf = (type: NsType, ino: number): NsKey | undefined => inos.keyOf(type, ino)
+  private get current (): Tree {
+    if (this.tree === undefined) throw new Error('no tree before the first scan')
+    return this.tree
+  }
+
+  // The kernel's side of each request, wired to the current tree.
+  private access (): Access {
+    const keyOf = (type: NsType, ino: number): NsKey | undefined => this.inos.keyOf(type, ino)
     const own = (type: NsType): NsKey | undefined => {
-      const link = readNsLink(`${opts.procRoot}/${process.pid}/ns/${type}`)
+      const link = readNsLink(`${this.s.procRoot}/${process.pid}/ns/${type}`)
       return link === undefined ? undefined : keyOf(type, link.ino)
     }
-    const handles = new Handles(() => current().discovery, keyOf, { pid: own('pid'), mnt: own('mnt') }, opts.procRoot)
-    const callers = new Callers(keyOf, opts.procRoot)
-    const access: Access = {
-      view: who => new View(current().discovery, callers.of(who.pid)),
+    const handles = new Handles(() => this.current.discovery, keyOf, { pid: own('pid'), mnt: own('mnt') }, this.s.procRoot)
+    return {
+      view: who => new View(this.current.discovery, this.callers.of(who.pid)),
       plain: view => handles.plain(view),
       holders: (ns, view) => handles.holders(ns, view),
       target: (ns, view) => handles.target(ns, view),
       alive: ns => handles.alive(ns),
     }
-    const vfs = new Vfs(current, access, plan => { tree = names.rename(current(), plan) })
-    ops = new FuseOps(vfs, log)
-    session = await startSession(ops, { mountpoint, debug: opts.debugFuse, log })
-    void session.ended.then(() => stop({ kind: 'unmounted' }))
-    isMounted = true
-    // The kernel ends the connection when the mount goes; a lazy unmount
-    // (umount -l) while something still uses it does not, so the mount
-    // table is watched too.
-    const { mountId } = session.mount
-    watch = setInterval(() => {
-      if (!readMountinfo().some(m => m.mountId === mountId)) stop({ kind: 'unmounted' })
-    }, opts.mountCheckMs ?? 1000)
-    publisher.writePid(process.pid)
-    publish()
-    log('info', `mounted at ${mountpoint}`)
-    opts.onReady?.()
-    const why = await stopped
-    switch (why.kind) {
-      case 'signal':
-        log('info', `${why.signal}: unmounting ${mountpoint}`)
-        break
-      case 'unmounted':
-        log('info', `${mountpoint} was unmounted; stopping`)
-        isMounted = false
-        if (session !== undefined) await session.unmount().catch(() => {})
-        session = undefined
-        break
-      case 'fatal':
-        throw why.err
+  }
+
+  private onDelta (delta: DiscoveryDelta): void {
+    const names = this.names
+    if (names === undefined) return
+    try {
+      const started = performance.now()
+      const before = this.tree
+      const d = applyDelta(before?.discovery, delta)
+      this.inos.apply(before?.discovery, delta)
+      // The first scan also forgets names of namespaces that died while
+      // no daemon ran. `change` says which directories the kernel's caches
+      // of the tree have to drop.
+      const { tree, change } = names.update(d, before === undefined ? undefined : { tree: before, changed: changedKeys(delta) })
+      this.tree = tree
+      if (this.ops !== undefined) this.session?.notify(this.ops.invalidations(change))
+      this.scans++
+      const how = change.kind === 'whole' ? 'built' : `patched in ${change.dirs.length} directories`
+      this.log('debug', `discovery: ${delta.upserted.length} namespaces new or changed, ${delta.removed.length} gone, ${d.namespaces.size} in all, in ${d.durationMs.toFixed(1)} ms; tree ${how} in ${(performance.now() - started).toFixed(1)} ms`)
+      this.publish()
+    } catch (err) {
+      this.log('error', `cannot build the tree from a discovery pass: ${err instanceof Error ? err.message : String(err)}`)
     }
-  } catch (err) {
-    log('error', err instanceof Error ? err.message : String(err))
-    code = 1
-  } finally {
-    if (watch !== undefined) clearInterval(watch)
-    process.off('SIGHUP', reload)
-    process.off('SIGINT', onSigint)
-    process.off('SIGTERM', onSigterm)
-    if (session !== undefined) {
+  }
+
+  private reload (): void {
+    const file = this.s.configFile
+    if (file === undefined) {
+      this.log('info', 'SIGHUP: no config file; rescanning')
+    } else {
       try {
-        await session.unmount()
-        log('info', `unmounted ${mountpoint}`)
+        const c = readConfig(file)
+        if (c.logLevel !== undefined) { this.logLevel = c.logLevel; this.io.setLogLevel(c.logLevel) }
+        if (c.intervalMs !== undefined) this.interval = c.intervalMs
+        const later = (['seed', 'stateDir', 'runDir', 'userns', 'events', 'sweepSeconds'] as const).filter(k => c[k] !== undefined)
+        if (later.length > 0) this.log('warn', `SIGHUP: ${later.join(', ')} in ${file} take effect only on restart`)
+        this.log('info', `SIGHUP: reloaded ${file} (log_level ${this.logLevel}, interval_ms ${this.interval}); rescanning`)
       } catch (err) {
-        log('error', `unmount failed: ${mountpoint}: ${err instanceof Error ? err.message : String(err)}`)
-        code = 1
+        this.log('error', `SIGHUP: kept the old configuration: ${err instanceof Error ? err.message : String(err)}`)
       }
     }
-    await scanner.stop()
-    publisher.remove()
+    this.publish()
+    this.engine?.rescan(this.interval)
   }
-  return code
+
+  private publish (): void {
+    const d = this.tree?.discovery
+    const status: DaemonStatus = {
+      mountpoint: this.mountpoint,
+      pid: process.pid,
+      pidStart: this.pidStart,
+      startedAt: this.startedAt,
+      mounted: this.mounted,
+      namespaces: d?.namespaces.size ?? 0,
+      lastScanAt: d?.scannedAt ?? null,
+      lastScanMs: d === undefined ? null : Math.round(d.durationMs * 10) / 10,
+      scans: this.scans,
+      tableSize: this.names?.size ?? 0,
+      logLevel: this.logLevel,
+      discovery: this.engine?.current ?? null,
+    }
+    try {
+      this.publisher.publish(status)
+    } catch (err) {
+      this.log('warn', `cannot publish status: ${err instanceof Error ? err.message : String(err)}`)
+    }
+  }
+}
+
+// Refuses to start while another daemon serves the mountpoint; forgets the
+// files of one that died.
+function claim (s: Settings, log: Logger): void {
+  const prev = readStatus(s.runDir, s.mountpoint)
+  if (prev === undefined) return
+  if (isAlive(prev, s.procRoot)) {
+    throw new NsfsError('EBUSY', `mountpoint is busy: already served by nsfs (pid ${prev.pid}); stop that one first with \`nsfs umount\``, { path: s.mountpoint })
+  }
+  log('warn', `a previous daemon (pid ${prev.pid}) ended without cleaning up at ${s.mountpoint}`)
+  removeStale(s.runDir, s.mountpoint)
 }

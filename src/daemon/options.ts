@@ -7,12 +7,15 @@ import { NsfsError } from '../errors.js'
 import { isLevel, type Level } from '../log.js'
 
 export interface NsfsOptions {
-  seed?: string
-  stateDir?: string
-  runDir?: string
-  logLevel?: Level
-  intervalMs?: number
-  config?: string
+  seed?: string | undefined
+  stateDir?: string | undefined
+  runDir?: string | undefined
+  logLevel?: Level | undefined
+  intervalMs?: number | undefined
+  sweepSeconds?: number | undefined
+  events?: 'auto' | 'off' | undefined
+  userns?: string | undefined
+  config?: string | undefined
 }
 
 // Options that mean nothing to nsfs (it always mounts nosuid, nodev,
@@ -28,6 +31,17 @@ export function parseInterval (text: string): number {
   const n = Number(text)
   if (!/^\d+$/.test(text) || n < 10) throw new NsfsError('EINVAL', `interval must be an integer >= 10 (milliseconds), got '${text}'`)
   return n
+}
+
+export function parseSeconds (text: string): number {
+  const n = Number(text)
+  if (!/^\d+$/.test(text) || n < 1) throw new NsfsError('EINVAL', `the sweep period must be a whole number of seconds >= 1, got '${text}'`)
+  return n
+}
+
+export function parseEvents (text: string): 'auto' | 'off' {
+  if (text !== 'auto' && text !== 'off') throw new NsfsError('EINVAL', `events must be auto or off, got '${text}'`)
+  return text
 }
 
 export function parseLevel (text: string): Level {
@@ -53,6 +67,9 @@ export function parseOptions (text: string): NsfsOptions {
       case 'log_level': out.logLevel = parseLevel(value); break
       case 'interval_ms': out.intervalMs = parseInterval(value); break
       case 'config': out.config = value; break
+      case 'sweep_s': out.sweepSeconds = parseSeconds(value); break
+      case 'events': out.events = parseEvents(value); break
+      case 'userns': out.userns = value; break
       default: throw new NsfsError('EINVAL', `unknown mount option '${word}'`)
     }
   }

@@ -8,7 +8,6 @@ import path from 'node:path'
 import { NsfsError } from '../errors.js'
 import { readProcState, readTaskStart } from '../kernel/procfs.js'
 
-export const DEFAULT_RUN_DIR = '/run/nsfs.d'
 
 export interface DaemonStatus {
   readonly mountpoint: string
@@ -25,6 +24,8 @@ export interface DaemonStatus {
   // Entries in the rename overlay table.
   readonly tableSize: number
   readonly logLevel: string
+  // How discovery follows the host: the kernel's events, or polling.
+  readonly discovery?: 'events' | 'poll' | null
 }
 
 // systemd-escape --path: '/run/nsfs' → 'run-nsfs', so the files of a
@@ -61,7 +62,7 @@ function writeAtomic (file: string, text: string): void {
 export class StatusPublisher {
   private readonly files: RunFiles
 
-  constructor (runDir: string, mountpoint: string) {
+  constructor (private readonly runDir: string, private readonly mountpoint: string) {
     try {
       fs.mkdirSync(runDir, { recursive: true, mode: 0o755 })
     } catch (err) {
@@ -79,7 +80,7 @@ export class StatusPublisher {
   }
 
   remove (): void {
-    for (const f of [this.files.status, this.files.pid]) fs.rmSync(f, { force: true })
+    removeStale(this.runDir, this.mountpoint)
   }
 }
 

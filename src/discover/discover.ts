@@ -2,51 +2,63 @@
 // describe what is new, and keep the namespace map. A pass redoes only the
 // namespaces whose holders changed (the task watch says which; the other
 // sources are small and compared whole), so on a large host its cost follows
-// the change, not the host. `run()` answers an immutable snapshot; the
-// worker takes deltas instead (`takeDelta()`).
-import { holderPath, NS_TYPES, nsKey, type Discovery, type Holder, type Namespace, type NsKey, type NsType } from '../model/namespace.js'
+// the change, not the host. What drives the passes (events, or polling) is
+// engine.ts's; `run()` answers an immutable snapshot of one polling pass,
+// `takeDelta()` what changed since the last delta.
+import { holderPath, NS_TYPES, nsKey, type Discovery, type Holder, type InoKey, type Namespace, type NsKey } from '../model/namespace.js'
 import type { DiscoveryDelta } from '../model/discovery-delta.js'
-import type { NsDescriber, NsMeta } from '../kernel/describe.js'
+import type { NsDescription } from '../kernel/describe.js'
 import type { Listns } from '../kernel/listns.js'
 import { readNsLink } from '../kernel/procfs.js'
-import { foundOf, mergeFound } from './found.js'
+import type { NsDescriber } from './describe-cache.js'
+import { foundOf, holderTag, mergeFound, type Found, type Sighted as Sources } from './found.js'
 import { forChildrenOnly, readProcForChildren } from './from-children.js'
 import { readProcFds } from './from-fds.js'
-import { mountNamespaceTasks, scanMounts } from './from-mounts.js'
-import { holderTag } from './from-tasks.js'
+import { mountNamespaceTasks, readMountNamespace, type MountNsTask } from './from-mounts.js'
 import { PerProcess } from './per-process.js'
-import { TaskWatch } from './task-watch.js'
+import { TaskWatch, type TaskWatchOptions } from './task-watch.js'
 
-// What the task source, or the others merged, hold of one inode now.
-interface Sources { readonly type: NsType, readonly ino: number, readonly holders: readonly Holder[] }
+export interface PassOptions {
+  // The mount namespaces whose mounts to read again, by inode: all, or
+  // those named (a mount namespace not read before always is).
+  readonly mounts: 'all' | ReadonlySet<number>
+  // Whether to ask listns(2) again, where the kernel has it.
+  readonly listns: boolean
+}
 
-// One `${type}:${ino}` as the sources last saw it: its holders (if none of
-// them holds the inode at the next change, it may have been reused by
-// another namespace), and the namespace it was described as; undefined when
-// no holder could be opened (then it is tried again every pass).
+const POLL: PassOptions = { mounts: 'all', listns: true }
+
+// One type:inode as the sources last saw it: its holders (if none of them
+// holds the inode at the next change, it may have been reused by another
+// namespace), and the namespace it was described as; undefined when no
+// holder could be opened (then it is tried again every pass).
 interface Sighted {
   readonly holders: readonly Holder[]
   readonly key: NsKey | undefined
 }
 
 export class Discoverer {
-  private readonly tasks: TaskWatch
+  readonly tasks: TaskWatch
   // Open fds and *_for_children links, re-read along with the tasks.
   private readonly fds: PerProcess
   private readonly forChildren: PerProcess
-  // What the other sources answered last pass, per `${type}:${ino}` with its
+  // The nsfs bind mounts of each mount namespace, by its inode, as last read.
+  private readonly mounts = new Map<number, Found>()
+  private mountTasks: MountNsTask[] = []
+  // What the other sources answered last pass, per type:inode with its
   // holder tags joined, to tell which of them changed.
-  private others = new Map<string, string>()
-  private readonly sighted = new Map<string, Sighted>()
-  private readonly failed = new Set<string>()
+  private others = new Map<InoKey, string>()
+  private readonly sighted = new Map<InoKey, Sighted>()
+  private readonly failed = new Set<InoKey>()
   // The inodes each described namespace was sighted as (one, but for a
   // reused inode while the old holders linger).
-  private readonly inosOf = new Map<NsKey, readonly string[]>()
-  // Why a namespace is in the snapshot: sighted (1) and/or listed by
-  // listns(2) only (1); each such root brings its lineage, counted in `refs`.
+  private readonly inosOf = new Map<NsKey, readonly InoKey[]>()
+  // Why a namespace is in the snapshot: one count for being sighted, one
+  // for being listed by listns(2) alone; each such root brings its lineage,
+  // counted in `refs`.
   private readonly roots = new Map<NsKey, number>()
   private readonly refs = new Map<NsKey, number>()
-  private readonly metas = new Map<NsKey, NsMeta>()
+  private readonly metas = new Map<NsKey, NsDescription>()
   private listnsOnly = new Set<NsKey>()
   private listed = new Set<NsKey>()
   private readonly namespaces = new Map<NsKey, Namespace>()
@@ -65,8 +77,9 @@ export class Discoverer {
     private readonly selfPid: number = process.pid,
     // The kernel's own list, where it has listns(2).
     private readonly listns: Listns | undefined = undefined,
+    taskOptions: Partial<TaskWatchOptions> = {},
   ) {
-    this.tasks = new TaskWatch(procRoot)
+    this.tasks = new TaskWatch(procRoot, taskOptions)
     this.fds = new PerProcess(pid => readProcFds(procRoot, pid, selfPid))
     this.forChildren = new PerProcess(pid => readProcForChildren(procRoot, pid))
   }
@@ -104,24 +117,37 @@ export class Discoverer {
     return this.root
   }
 
-  // One pass. Answers whether the namespace map changed.
+  // One polling pass. Answers whether the namespace map changed.
   scan (): boolean {
+    return this.pass(tasks => tasks.scan(), POLL)
+  }
+
+  // The mount namespaces tasks are in, each with the task it is read
+  // through.
+  get mountNamespaces (): readonly MountNsTask[] {
+    return this.mountTasks
+  }
+
+  // One pass: `change` brings the task watch up to date (reads processes
+  // that may have changed, drops the gone); the other sources follow the
+  // processes it read. Answers whether the namespace map changed.
+  pass (change: (tasks: TaskWatch) => void, opts: PassOptions): boolean {
     const started = performance.now()
-    const tasks = this.tasks.scan()
-    const ownMnt = readNsLink(`${this.procRoot}/${this.selfPid}/ns/mnt`)?.ino
+    const tasks = this.tasks.update(change)
     // Tasks first (their handles outlive an fd or a mount most often), then
     // namespaces for future children, open fds, and bind mounts in every
     // mount namespace a task is in.
     const isLive = (pid: number): boolean => this.tasks.has(pid)
     this.fds.update(this.tasks.reread, isLive)
     this.forChildren.update(this.tasks.reread, isLive)
+    this.readMounts(mountNamespaceTasks(tasks), opts.mounts)
     const others = mergeFound([
       forChildrenOnly(this.forChildren.sightings(), tasks),
       foundOf(this.fds.sightings()),
-      scanMounts(this.procRoot, mountNamespaceTasks(tasks), ownMnt),
+      ...this.mounts.values(),
     ])
-    const dirty = new Set<string>([...this.tasks.changed, ...this.failed])
-    const othersNow = new Map<string, string>()
+    const dirty = new Set<InoKey>([...this.tasks.changed, ...this.failed])
+    const othersNow = new Map<InoKey, string>()
     for (const [k, { holders }] of others) {
       const tag = holders.map(holderTag).join(',')
       othersNow.set(k, tag)
@@ -131,7 +157,7 @@ export class Discoverer {
     this.others = othersNow
 
     for (const inoKey of dirty) this.resight(inoKey, tasks.get(inoKey), others.get(inoKey))
-    if (this.listns !== undefined) this.fromListns()
+    if (this.listns !== undefined && opts.listns) this.fromListns()
 
     const rootPath = `${this.procRoot}/${this.selfPid}/ns/user`
     const rootLink = readNsLink(rootPath)
@@ -148,8 +174,23 @@ export class Discoverer {
     return changed
   }
 
+  // Re-reads the mounts of the mount namespaces asked for, and of those
+  // new; forgets those no task is in.
+  private readMounts (tasks: MountNsTask[], which: PassOptions['mounts']): void {
+    this.mountTasks = tasks
+    const ownMnt = readNsLink(`${this.procRoot}/${this.selfPid}/ns/mnt`)?.ino
+    const live = new Set<number>()
+    for (const task of tasks) {
+      live.add(task.mntIno)
+      if (which !== 'all' && !which.has(task.mntIno) && this.mounts.has(task.mntIno)) continue
+      const found = readMountNamespace(this.procRoot, task, ownMnt)
+      if (found !== undefined) this.mounts.set(task.mntIno, found)
+    }
+    for (const ino of this.mounts.keys()) if (!live.has(ino)) this.mounts.delete(ino)
+  }
+
   // Brings one inode up to date with what the sources hold of it now.
-  private resight (inoKey: string, task: Sources | undefined, other: Sources | undefined): void {
+  private resight (inoKey: InoKey, task: Sources | undefined, other: Sources | undefined): void {
     const before = this.sighted.get(inoKey)
     const entry = task ?? other
     const holders = other === undefined ? task?.holders ?? [] : task === undefined ? other.holders : [...task.holders, ...other.holders]
@@ -161,7 +202,7 @@ export class Discoverer {
     }
     const tags = new Set(before?.holders.map(holderTag))
     const fresh = before?.key === undefined || !holders.some(h => tags.has(holderTag(h)))
-    let meta: NsMeta | undefined
+    let meta: NsDescription | undefined
     for (const h of holders) {
       meta = this.describer.describe(holderPath(h, entry.type, this.procRoot), entry.type, entry.ino, fresh)
       if (meta !== undefined) break
@@ -184,7 +225,7 @@ export class Discoverer {
     this.touched.add(key)
   }
 
-  private unsight (inoKey: string, key: NsKey): void {
+  private unsight (inoKey: InoKey, key: NsKey): void {
     const inos = this.inosOf.get(key)?.filter(i => i !== inoKey)
     if (inos === undefined) return
     this.touched.add(key)
@@ -278,13 +319,13 @@ export class Discoverer {
       changed = true
     }
     this.touched.clear()
-    this.describer.forget(forget)
+    this.describer.evict(forget)
     return changed
   }
 
-  private namespaceOf (key: NsKey, meta: NsMeta): Namespace {
+  private namespaceOf (key: NsKey, meta: NsDescription): Namespace {
     const inos = this.inosOf.get(key) ?? []
-    const holders = inos.length === 1 ? this.sighted.get(inos[0] as string)?.holders ?? [] : inos.flatMap(i => this.sighted.get(i)?.holders ?? [])
+    const holders = inos.length === 1 ? this.sighted.get(inos[0] as InoKey)?.holders ?? [] : inos.flatMap(i => this.sighted.get(i)?.holders ?? [])
     // Spelled out, not spread: a spread copy takes several times the memory
     // of the literal, 60,000 times over on a large host.
     const { type, id, dev, ino, owner, parent, ownerUid } = meta

@@ -4,6 +4,7 @@
 // only this link holds it. Read per process (its main thread), and kept only
 // where it differs from every namespace the task scan found.
 import { readNsLink, readTaskStart } from '../kernel/procfs.js'
+import { inoKey } from '../model/namespace.js'
 import { foundOf, type Found, type Sighting } from './found.js'
 
 // One process's links, unless it is in that namespace itself: then the task
@@ -25,5 +26,5 @@ export function readProcForChildren (procRoot: string, pid: number): Sighting[] 
 
 // Those no task is in.
 export function forChildrenOnly (sightings: Iterable<Sighting>, tasks: Found): Found {
-  return foundOf(sightings, s => !tasks.has(`${s.type}:${s.ino}`))
+  return foundOf(sightings, s => !tasks.has(inoKey(s.type, s.ino)))
 }

@@ -3,9 +3,8 @@
 // the namespace (`net:[ino]` as the mount's root), so nothing is opened here.
 import { readMountinfo, type MountEntry } from '../kernel/mountinfo.js'
 import { isDenied, isGone, parseNsLink, readTaskStart } from '../kernel/procfs.js'
-import type { Holder } from '../model/namespace.js'
+import type { Holder, TaskHolder } from '../model/namespace.js'
 import { addFound, type Found } from './found.js'
-import type { TaskHolders } from './from-tasks.js'
 
 // One task per mount namespace: the one whose mountinfo and root are read.
 export interface MountNsTask {
@@ -14,28 +13,28 @@ export interface MountNsTask {
   readonly tid: number
 }
 
-export function scanMounts (procRoot: string, tasks: readonly MountNsTask[], ownMntIno: number | undefined): Found {
+// The nsfs bind mounts of one mount namespace, read through one of its
+// tasks; undefined when that task is gone (or no longer lets us look).
+export function readMountNamespace (procRoot: string, task: MountNsTask, ownMntIno: number | undefined): Found | undefined {
+  const base = task.pid === task.tid ? `${procRoot}/${task.pid}` : `${procRoot}/${task.pid}/task/${task.tid}`
+  const mounts = readMountsOf(`${base}/mountinfo`)
+  if (mounts === undefined) return undefined
+  const start = readTaskStart(procRoot, task.pid, task.tid)
+  if (start === undefined) return undefined
   const found: Found = new Map()
-  for (const task of tasks) {
-    const base = task.pid === task.tid ? `${procRoot}/${task.pid}` : `${procRoot}/${task.pid}/task/${task.tid}`
-    const mounts = readMountsOf(`${base}/mountinfo`)
-    if (mounts === undefined) continue
-    const start = readTaskStart(procRoot, task.pid, task.tid)
-    if (start === undefined) continue
-    for (const m of nsfsMounts(mounts)) {
-      const link = parseNsLink(m.root)
-      if (link === undefined) continue
-      const holder: Holder = {
-        kind: 'mount',
-        pid: task.pid,
-        tid: task.tid,
-        start,
-        mountPoint: m.mountPoint,
-        mountId: m.mountId,
-        local: task.mntIno === ownMntIno,
-      }
-      addFound(found, link.type, link.ino, holder)
+  for (const m of nsfsMounts(mounts)) {
+    const link = parseNsLink(m.root)
+    if (link === undefined) continue
+    const holder: Holder = {
+      kind: 'mount',
+      pid: task.pid,
+      tid: task.tid,
+      start,
+      mountPoint: m.mountPoint,
+      mountId: m.mountId,
+      local: task.mntIno === ownMntIno,
     }
+    addFound(found, link.type, link.ino, holder)
   }
   return found
 }
@@ -58,7 +57,7 @@ function readMountsOf (path: string): MountEntry[] | undefined {
 }
 
 // The oldest task of each mount namespace the task scan found.
-export function mountNamespaceTasks (tasks: TaskHolders): MountNsTask[] {
+export function mountNamespaceTasks (tasks: Found<TaskHolder>): MountNsTask[] {
   const out: MountNsTask[] = []
   for (const entry of tasks.values()) {
     const first = entry.holders[0]

@@ -1,16 +1,17 @@
 // Discovery source, incremental: the namespaces of every task, threads
-// included, kept up to date between scans instead of re-read whole.
+// included, kept up to date process by process instead of re-read whole.
 //
 // Reading one task is a readdir of its threads, its stat and eight readlinks;
-// for 60,000 tasks every 200 ms that is seconds of work. A scan here reads
-// the pid list only, then fully reads new processes, young ones (unshare(1)
-// and its kind change namespace right after starting, then exec) and a
-// bounded slice of the others, so every task is re-read within one sweep
-// (a task that changes namespace late in life is seen within that sweep).
-// Gone processes are dropped at once.
+// for 60,000 tasks that is seconds of work. So processes are read one at a
+// time, when something says they may have changed: the proc connector's
+// fork, exec and exit events (discover/engine.ts), a resync after lost
+// events, a slow sweep for what no event reports (setns(2), unshare(2)).
+// Without events, a scan polls: it reads the pid list, then new processes,
+// young ones (unshare(1) and its kind change namespace right after
+// starting, then exec) and a bounded slice of the others, round robin.
 import { listPids, listTids, readNsLink, readTaskStart, readUptimeTicks } from '../kernel/procfs.js'
-import { NS_TYPES, type NsType, type TaskHolder } from '../model/namespace.js'
-import type { TaskHolders } from './from-tasks.js'
+import { inoKey, NS_TYPES, parseInoKey, type InoKey, type NsType, type TaskHolder } from '../model/namespace.js'
+import type { Found } from './found.js'
 
 export interface TaskWatchOptions {
   // Holders kept per namespace, oldest first: a few suffice to open it, and
@@ -26,8 +27,8 @@ export const TASK_WATCH_DEFAULTS: TaskWatchOptions = { maxHolders: 8, youngTicks
 
 interface Task {
   readonly holder: TaskHolder
-  // `${type}:${ino}` per namespace type the task's links showed.
-  readonly links: readonly string[]
+  // type:inode per namespace type the task's links showed.
+  readonly links: readonly InoKey[]
 }
 
 interface Proc {
@@ -43,7 +44,7 @@ interface NsHolders {
   readonly type: NsType
   readonly ino: number
   // The key, shared by every task's links (one string, not one per task).
-  readonly key: string
+  readonly key: InoKey
   count: number
   // Oldest first.
   shown: TaskHolder[]
@@ -51,53 +52,82 @@ interface NsHolders {
 
 export class TaskWatch {
   private readonly procs = new Map<number, Proc>()
-  private readonly byNs = new Map<string, NsHolders>()
-  private readonly out: TaskHolders = new Map()
-  private readonly dirty = new Set<string>()
+  private readonly byNs = new Map<InoKey, NsHolders>()
+  private readonly out: Found<TaskHolder> = new Map()
+  private readonly dirty = new Set<InoKey>()
   // Namespaces that lost a shown holder and have more than they show.
   private readonly refill = new Set<NsHolders>()
   private sweep: number[] = []
   private readonly opts: TaskWatchOptions
-  // The processes the last scan read (all of them at the first), so other
-  // per-process sources can follow the same sweep.
+  // The processes the last update read (all of them at the first), so other
+  // per-process sources can follow.
   readonly reread = new Set<number>()
-  // The `${type}:${ino}` keys whose answer the last scan changed (added,
-  // changed holders or gone), so discovery redoes only those.
-  readonly changed = new Set<string>()
+  // The namespaces whose answer the last update changed (added, changed
+  // holders or gone), so discovery redoes only those.
+  readonly changed = new Set<InoKey>()
 
   constructor (private readonly procRoot: string, opts: Partial<TaskWatchOptions> = {}) {
     this.opts = { ...TASK_WATCH_DEFAULTS, ...opts }
   }
 
-  // Brings the view up to date and answers it: `${type}:${ino}` → its
-  // oldest holders. The map is this watch's own; read it before the next scan.
-  scan (): TaskHolders {
+  // One update, however driven: `change` reads and drops processes through
+  // this watch; then the view is brought up to date and answered: each
+  // namespace by type:inode with its oldest holders. The map is this
+  // watch's own; read it before the next update.
+  update (change: (watch: this) => void): Found<TaskHolder> {
     this.reread.clear()
     this.changed.clear()
-    const pids = listPids(this.procRoot)
-    if (this.procs.size === 0) {
-      this.readAll(pids)
-    } else {
-      const now = readUptimeTicks(this.procRoot)
-      const live = new Set(pids)
-      for (const pid of this.procs.keys()) if (!live.has(pid)) this.dropProc(pid)
-      for (const pid of pids) {
-        const p = this.procs.get(pid)
-        if (p === undefined || now - p.start < this.opts.youngTicks) this.readProc(pid)
-      }
-      for (let i = 0; i < this.opts.sweepPerScan; i++) {
-        if (this.sweep.length === 0) {
-          // One sweep per pass over the processes known when it began.
-          if (i > 0) break
-          this.sweep = [...this.procs.keys()]
-          if (this.sweep.length === 0) break
-        }
-        const pid = this.sweep.pop() as number
-        if (this.procs.has(pid)) this.readProc(pid)
-      }
-    }
+    change(this)
     this.publish()
     return this.out
+  }
+
+  // One polling scan (the whole of it without events).
+  scan (): Found<TaskHolder> {
+    return this.update(() => this.poll())
+  }
+
+  private poll (): void {
+    if (this.procs.size === 0) {
+      this.readAll(listPids(this.procRoot))
+      return
+    }
+    const now = readUptimeTicks(this.procRoot)
+    for (const pid of this.resync()) this.readProc(pid)
+    for (const [pid, p] of this.procs) if (now - p.start < this.opts.youngTicks && !this.reread.has(pid)) this.readProc(pid)
+    this.sweepSome(this.opts.sweepPerScan)
+  }
+
+  // The pid list against what is known: the gone are dropped; answers the
+  // new, not read yet.
+  resync (): number[] {
+    const pids = listPids(this.procRoot)
+    const live = new Set(pids)
+    for (const pid of this.procs.keys()) if (!live.has(pid)) this.dropProc(pid)
+    return pids.filter(pid => !this.procs.has(pid))
+  }
+
+  // Re-reads up to `n` processes, round robin: each is re-read within one
+  // sweep over those known when it began.
+  sweepSome (n: number): void {
+    for (let i = 0; i < n; i++) {
+      if (this.sweep.length === 0) {
+        if (i > 0) break
+        this.sweep = [...this.procs.keys()]
+        if (this.sweep.length === 0) break
+      }
+      const pid = this.sweep.pop() as number
+      if (this.procs.has(pid)) this.readProc(pid)
+    }
+  }
+
+  // Every process, read now, oldest task first (the first update).
+  readEverything (): void {
+    this.readAll(listPids(this.procRoot))
+  }
+
+  get size (): number {
+    return this.procs.size
   }
 
   // The first scan sorts every task by age, so each namespace's holders
@@ -107,7 +137,7 @@ export class TaskWatch {
     // Nothing is added before all are read, so links share their strings
     // through this table meanwhile (60,000 tasks: 480,000 links, a handful
     // of namespaces for most).
-    const keys = new Map<string, string>()
+    const keys = new Map<InoKey, InoKey>()
     for (const pid of pids) {
       this.reread.add(pid)
       const tasks = this.readTasks(pid, keys)
@@ -122,18 +152,18 @@ export class TaskWatch {
     for (const t of all) this.add(t)
   }
 
-  private readTasks (pid: number, keys?: Map<string, string>): Map<number, Task> | undefined {
+  private readTasks (pid: number, keys?: Map<InoKey, InoKey>): Map<number, Task> | undefined {
     const tids = listTids(this.procRoot, pid)
     if (tids === undefined) return undefined
     const tasks = new Map<number, Task>()
     for (const tid of tids) {
       const start = readTaskStart(this.procRoot, pid, tid)
       if (start === undefined) continue
-      const links: string[] = []
+      const links: InoKey[] = []
       for (const type of NS_TYPES) {
         const link = readNsLink(`${this.procRoot}/${pid}/task/${tid}/ns/${type}`)
         if (link === undefined) continue
-        const k = `${link.type}:${link.ino}`
+        const k = inoKey(link.type, link.ino)
         let shared = this.byNs.get(k)?.key ?? keys?.get(k)
         if (shared === undefined) {
           shared = k
@@ -151,7 +181,8 @@ export class TaskWatch {
     return this.procs.has(pid)
   }
 
-  private readProc (pid: number): void {
+  // Reads process `pid` again (new, changed or gone since).
+  readProc (pid: number): void {
     this.reread.add(pid)
     const tasks = this.readTasks(pid)
     if (tasks === undefined || tasks.size === 0) {
@@ -179,7 +210,7 @@ export class TaskWatch {
     old.start = startOf(pid, old.tasks)
   }
 
-  private dropProc (pid: number): void {
+  dropProc (pid: number): void {
     const p = this.procs.get(pid)
     if (p === undefined) return
     for (const t of p.tasks.values()) this.remove(t)
@@ -191,8 +222,8 @@ export class TaskWatch {
     for (const k of t.links) {
       let ns = this.byNs.get(k)
       if (ns === undefined) {
-        const [type, ino] = k.split(':') as [NsType, string]
-        ns = { type, ino: Number(ino), key: k, count: 0, shown: [] }
+        const { type, ino } = parseInoKey(k)
+        ns = { type, ino, key: k, count: 0, shown: [] }
         this.byNs.set(k, ns)
       }
       ns.count++
@@ -228,7 +259,7 @@ export class TaskWatch {
   // holder: their oldest holders are shown again.
   private refillShown (): void {
     if (this.refill.size === 0) return
-    const wanted = new Map<string, { ns: NsHolders, all: TaskHolder[] }>()
+    const wanted = new Map<InoKey, { ns: NsHolders, all: TaskHolder[] }>()
     for (const ns of this.refill) wanted.set(ns.key, { ns, all: [] })
     for (const p of this.procs.values()) {
       for (const t of p.tasks.values()) {

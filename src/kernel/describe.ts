@@ -1,46 +1,37 @@
-// Turns an nsfs file into a described namespace: identity, owner, parent and
-// owner uid, walking up to the ancestors it references. Every fd is closed
-// before returning, so describing never keeps a namespace alive.
+// Turns an nsfs file into described namespaces: identity, owner, parent and
+// owner uid, and the same for the ancestors it references, up to the first
+// one the caller already knows. Stateless (discovery keeps what it learnt,
+// discover/describe-cache.ts), and every fd is closed before returning, so
+// describing never keeps a namespace alive.
 import fs from 'node:fs'
 import { NsfsError } from '../errors.js'
-import { CLONE_FLAGS, nsKey, type Namespace, type NsKey, type NsType } from '../model/namespace.js'
-import { isDenied, isGone } from './procfs.js'
+import { nsKey, type Namespace, type NsKey, type NsType } from '../model/namespace.js'
 import { closeFd, nsGetId, nsGetOwnerUid, nsGetParent, nsGetUserns, openNsById } from './ns-ioctl.js'
+import { CLONE_FLAGS } from './clone-flags.js'
+import { isDenied, isGone } from './procfs.js'
 
-export type NsMeta = Omit<Namespace, 'holders'>
+// A namespace as the kernel describes it, without the holders discovery
+// finds for it.
+export type NsDescription = Omit<Namespace, 'holders'>
 
-// What discovery needs from the kernel; tests substitute a fake.
-export interface NsDescriber {
-  // Describe the namespace behind `path`, which readlink said is type:[ino].
-  // `fresh` bypasses the cache (the inode may have been reused). Answers
-  // undefined when the holder vanished or now holds another namespace.
-  describe: (path: string, type: NsType, ino: number, fresh: boolean) => NsMeta | undefined
-  // A namespace known only by its id (from listns(2)); undefined when it
-  // cannot be opened (gone, or outside our view).
-  describeById: (type: NsType, id: bigint) => NsMeta | undefined
-  // The namespace of `key` and every owner and parent above it.
-  lineage: (key: NsKey) => NsMeta[]
-  // Forget these cached namespaces (they left the snapshot).
-  forget: (keys: Iterable<NsKey>) => void
-}
+// Whether an ancestor needs describing: the description already known for
+// `key`, or undefined.
+export type Known = (key: NsKey) => NsDescription | undefined
 
-export class KernelDescriber implements NsDescriber {
+export class NsReader {
   readonly hasNsGetId: boolean
   // The device of nsfs: a file elsewhere is no namespace, whatever its inode.
   private readonly nsfsDev: number
-  private readonly byIno = new Map<string, NsMeta>()
-  private readonly byKey = new Map<NsKey, NsMeta>()
 
   constructor (probePath = '/proc/self/ns/user') {
     this.hasNsGetId = probeNsGetId(probePath)
     this.nsfsDev = fs.statSync(probePath).dev
   }
 
-  describe (path: string, type: NsType, ino: number, fresh: boolean): NsMeta | undefined {
-    if (!fresh) {
-      const cached = this.byIno.get(`${type}:${ino}`)
-      if (cached !== undefined) return cached
-    }
+  // The namespace behind `path`, which readlink said is type:[ino], then the
+  // ancestors `known` does not have. Undefined when the holder vanished or
+  // now holds another namespace.
+  describePath (path: string, type: NsType, ino: number, known: Known): NsDescription[] | undefined {
     let fd: number
     try {
       // O_NONBLOCK: should the fd or mount point have become a FIFO since the
@@ -55,14 +46,15 @@ export class KernelDescriber implements NsDescriber {
       // the fd or mount point now be another file altogether.
       const st = fs.fstatSync(fd)
       if (st.ino !== ino || st.dev !== this.nsfsDev) return undefined
-      return this.describeFd(fd, type, path, true)
+      return this.describeFd(fd, type, path, known, true)
     } finally {
       fs.closeSync(fd)
     }
   }
 
-  describeById (type: NsType, id: bigint): NsMeta | undefined {
-    const path = `nsid:${id}`
+  // A namespace known only by its id (from listns(2)); undefined when it
+  // cannot be opened (gone, or outside our view).
+  describeId (type: NsType, id: bigint, known: Known): NsDescription[] | undefined {
     let fd: number
     try {
       fd = openNsById(id, CLONE_FLAGS[type])
@@ -71,66 +63,30 @@ export class KernelDescriber implements NsDescriber {
       throw err
     }
     try {
-      return this.describeFd(fd, type, path, true)
+      return this.describeFd(fd, type, `nsid:${id}`, known, true)
     } finally {
       closeFd(fd)
     }
   }
 
-  lineage (key: NsKey): NsMeta[] {
-    const out: NsMeta[] = []
-    const seen = new Set<NsKey>()
-    const walk = (k: NsKey | null): void => {
-      if (k === null || seen.has(k)) return
-      seen.add(k)
-      const meta = this.byKey.get(k)
-      if (meta === undefined) return
-      out.push(meta)
-      walk(meta.owner)
-      walk(meta.parent)
-    }
-    walk(key)
-    return out
-  }
-
-  forget (keys: Iterable<NsKey>): void {
-    for (const k of keys) {
-      const meta = this.byKey.get(k)
-      if (meta === undefined) continue
-      this.byKey.delete(k)
-      const inoKey = `${meta.type}:${meta.ino}`
-      if (this.byIno.get(inoKey) === meta) this.byIno.delete(inoKey)
-    }
-  }
-
-  private describeFd (fd: number, type: NsType, path: string, fresh: boolean): NsMeta {
+  private describeFd (fd: number, type: NsType, path: string, known: Known, self: boolean): NsDescription[] {
     const st = fs.fstatSync(fd)
     const id = this.hasNsGetId ? nsGetId(fd, path).toString() : null
-    const key = nsKey({ type, id, dev: st.dev, ino: st.ino })
     // An ancestor already described under the same 64-bit id is the same
     // namespace (ids are never reused); without ids, describe it again.
-    const known = this.byKey.get(key)
-    if (!fresh && id !== null && known !== undefined) return known
-
-    const owner = this.related(fd, path, 'owner', 'user')
-    const parent = type === 'user' ? owner : type === 'pid' ? this.related(fd, path, 'parent', 'pid') : null
-    const meta: NsMeta = {
-      type,
-      id,
-      dev: st.dev,
-      ino: st.ino,
-      owner,
-      parent,
-      ownerUid: type === 'user' ? nsGetOwnerUid(fd, path) : null,
-    }
-    this.byKey.set(key, meta)
-    this.byIno.set(`${type}:${st.ino}`, meta)
-    return meta
+    const had = self || id === null ? undefined : known(nsKey({ type, id, dev: st.dev, ino: st.ino }))
+    if (had !== undefined) return [had]
+    const out: NsDescription[] = []
+    const owner = this.related(fd, path, 'owner', 'user', known, out)
+    const parent = type === 'user' ? owner : type === 'pid' ? this.related(fd, path, 'parent', 'pid', known, out) : null
+    const ownerUid = type === 'user' ? nsGetOwnerUid(fd, path) : null
+    return [{ type, id, dev: st.dev, ino: st.ino, owner, parent, ownerUid }, ...out]
   }
 
-  // Owner or parent through a short-lived fd; EPERM means it lies outside
-  // our view (e.g. the initial user namespace has no owner).
-  private related (fd: number, path: string, rel: 'owner' | 'parent', type: NsType): NsKey | null {
+  // Owner or parent through a short-lived fd, its descriptions added to
+  // `out`; EPERM means it lies outside our view (e.g. the initial user
+  // namespace has no owner).
+  private related (fd: number, path: string, rel: 'owner' | 'parent', type: NsType, known: Known, out: NsDescription[]): NsKey | null {
     let other: number
     try {
       other = rel === 'owner' ? nsGetUserns(fd, path) : nsGetParent(fd, path)
@@ -139,7 +95,9 @@ export class KernelDescriber implements NsDescriber {
       throw err
     }
     try {
-      return nsKey(this.describeFd(other, type, `${path} (${rel})`, false))
+      const chain = this.describeFd(other, type, `${path} (${rel})`, known, false)
+      for (const d of chain) if (!out.some(o => nsKey(o) === nsKey(d))) out.push(d)
+      return nsKey(chain[0] as NsDescription)
     } finally {
       closeFd(other)
     }

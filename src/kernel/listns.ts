@@ -7,7 +7,8 @@ import koffi from 'koffi'
 import { libc } from './libc.js'
 import os from 'node:os'
 import { NsfsError } from '../errors.js'
-import { CLONE_FLAGS, type NsType } from '../model/namespace.js'
+import type { NsType } from '../model/namespace.js'
+import { CLONE_FLAGS } from './clone-flags.js'
 
 export const SYS_LISTNS = 470
 // sizeof(struct ns_id_req), NS_ID_REQ_SIZE_VER0.

@@ -2,7 +2,40 @@
 // run against a fixture tree in tests. A task that exits while we read it is
 // normal: those reads answer undefined instead of throwing.
 import fs from 'node:fs'
+import koffi from 'koffi'
+import os from 'node:os'
 import { isNsType, type NsType } from '../model/namespace.js'
+import { libc } from './libc.js'
+
+const openRaw = libc.func('int open(const char *path, int flags)')
+const readRaw = libc.func('long read(int fd, void *buf, size_t count)')
+const closeRaw = libc.func('int close(int fd)')
+const readlinkRaw = libc.func('long readlink(const char *path, void *buf, size_t size)')
+const O_RDONLY_CLOEXEC = fs.constants.O_RDONLY | 0o2000000
+const small = Buffer.alloc(4096)
+
+// A short procfs file or link, read on the hot paths of discovery and of
+// every handle's check: raw calls into one buffer, so neither a missing
+// task (an errno, not an exception) nor the read costs an allocation.
+// Undefined with the errno code when it cannot be read.
+function rawError (): { code: string } {
+  const errno = koffi.errno()
+  return { code: Object.entries(os.constants.errno).find(([, n]) => n === errno)?.[0] ?? 'EIO' }
+}
+
+export function readShort (path: string): string | { code: string } {
+  const fd = openRaw(path, O_RDONLY_CLOEXEC) as number
+  if (fd < 0) return rawError()
+  const n = Number(readRaw(fd, small, small.length))
+  const err = n < 0 ? rawError() : undefined
+  closeRaw(fd)
+  return err ?? small.toString('latin1', 0, n)
+}
+
+function readLinkRaw (path: string): string | { code: string } {
+  const n = Number(readlinkRaw(path, small, small.length))
+  return n < 0 ? rawError() : small.toString('latin1', 0, n)
+}
 
 function codeOf (err: unknown): string | undefined {
   return (err as { code?: string } | null)?.code
@@ -59,13 +92,12 @@ export function parseNsLink (text: string): { type: NsType, ino: number } | unde
 }
 
 export function readNsLink (path: string): { type: NsType, ino: number } | undefined {
-  try {
-    return parseNsLink(fs.readlinkSync(path))
-  } catch (err) {
-    // EACCES: a task whose ns links we may not read (not root) is skipped too.
-    if (isGone(err) || isDenied(err)) return undefined
-    throw err
-  }
+  const text = readLinkRaw(path)
+  if (typeof text === 'string') return parseNsLink(text)
+  // EACCES: a task whose ns links we may not read (not root) is skipped too;
+  // EINVAL: not a link at all (an fd that is a plain file).
+  if (isGone(text) || isDenied(text) || text.code === 'EINVAL') return undefined
+  throw new Error(`readlink ${path}: ${text.code}`)
 }
 
 // Field 22 of /proc/PID/task/TID/stat: start time in clock ticks since boot.
@@ -78,12 +110,10 @@ export function parseStartTime (stat: string): number | undefined {
 }
 
 export function readTaskStart (procRoot: string, pid: number, tid: number): number | undefined {
-  try {
-    return parseStartTime(fs.readFileSync(`${procRoot}/${pid}/task/${tid}/stat`, 'latin1'))
-  } catch (err) {
-    if (isGone(err)) return undefined
-    throw err
-  }
+  const stat = readShort(`${procRoot}/${pid}/task/${tid}/stat`)
+  if (typeof stat === 'string') return parseStartTime(stat)
+  if (isGone(stat)) return undefined
+  throw new Error(`read ${procRoot}/${pid}/task/${tid}/stat: ${stat.code}`)
 }
 
 // Field 3 of /proc/PID/stat: R, S, D, Z (zombie: exited, not yet reaped)…

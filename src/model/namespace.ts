@@ -9,18 +9,6 @@ export function isNsType (s: string): s is NsType {
   return (NS_TYPES as readonly string[]).includes(s)
 }
 
-// CLONE_NEW* flags, as listns(2) and nsfs file handles name the types.
-export const CLONE_FLAGS: Readonly<Record<NsType, number>> = {
-  cgroup: 0x02000000,
-  ipc: 0x08000000,
-  mnt: 0x00020000,
-  net: 0x40000000,
-  pid: 0x20000000,
-  time: 0x00000080,
-  user: 0x10000000,
-  uts: 0x04000000,
-}
-
 // Identity of a namespace. `id` is the 64-bit NS_GET_ID value (decimal) on
 // kernels that have it, never reused within a boot; dev:ino is always kept
 // because it is what /proc and stat(2) show.
@@ -33,6 +21,21 @@ export interface NsIdentity {
 
 // `${type}:${id}` or `${type}:${dev}:${ino}`: the key every map is indexed by.
 export type NsKey = `${NsType}:${string}`
+
+// `${type}:${ino}`, as a /proc/PID/ns link or a mount's root names a
+// namespace before it is opened: another thing than its key (an inode
+// number is reused once its namespace dies), so the compiler keeps the two
+// apart.
+export type InoKey = string & { readonly inoKey: unique symbol }
+
+export function inoKey (type: NsType, ino: number): InoKey {
+  return `${type}:${ino}` as InoKey
+}
+
+export function parseInoKey (k: InoKey): { type: NsType, ino: number } {
+  const i = k.indexOf(':')
+  return { type: k.slice(0, i) as NsType, ino: Number(k.slice(i + 1)) }
+}
 
 export function nsKey (ns: NsIdentity): NsKey {
   return ns.id !== null ? `${ns.type}:${ns.id}` : `${ns.type}:${ns.dev}:${ns.ino}`

@@ -14,7 +14,6 @@ import type { NameEntry, Overlay } from '../model/overlay.js'
 export const STATE_FILE = 'names.json'
 // Held (flock) by the daemon that owns the state directory, for its life.
 export const LOCK_FILE = 'names.lock'
-export const DEFAULT_STATE_DIR = '/var/lib/nsfs'
 const FORMAT = 'nsfs-names'
 const VERSION = 1
 

@@ -1,0 +1,334 @@
+// What drives discovery: the kernel's events where it gives them, the clock
+// only for what it does not. A process is read when the proc connector says
+// it was forked or exec'd (that is when `unshare CMD` and the runtimes
+// change namespace) and again a few times in its first seconds (unshare(2)
+// without an exec), dropped when it exits; a mount namespace's bind mounts
+// are read when fanotify says one was attached or detached there. A slow
+// sweep re-reads every process once per period for what nothing reports
+// (setns(2) or unshare(2) late in a life). Without the connector (no
+// CAP_NET_ADMIN, a container, a kernel without CONFIG_PROC_EVENTS) or after
+// events were lost, it polls and rescans as nsfs always did, and says so in
+// one line.
+//
+// Everything runs on the main thread, in passes small enough that FUSE
+// requests are answered in between.
+import { FdWatch, UV_READABLE } from '../kernel/fd-poll.js'
+import { MountWatch } from '../kernel/mount-events.js'
+import { isGone } from '../kernel/procfs.js'
+import { ProcConnector, type ProcEvent } from '../kernel/proc-connector.js'
+import type { Logger } from '../log.js'
+import type { DiscoveryDelta } from '../model/discovery-delta.js'
+import type { Discoverer } from './discover.js'
+import type { MountNsTask } from './from-mounts.js'
+
+export interface EngineOptions {
+  // 'off': poll only (as without the connector).
+  readonly events: 'auto' | 'off'
+  // Between scans when polling, in ms.
+  readonly intervalMs: number
+  // Every process is re-read at least once per this many seconds (events
+  // on), or per N ms for N processes, whichever is longer.
+  readonly sweepSeconds: number
+  // The proc connector's receive buffer: how large a burst of events fits
+  // before any is lost.
+  readonly eventBufferBytes: number
+  readonly log: Logger
+  readonly onDelta: (delta: DiscoveryDelta) => void
+  // Thread `pid` exec'd, changed its uid or gid, or exited: what it may
+  // see may have changed.
+  readonly onTaskChanged?: (pid: number) => void
+  readonly onFatal: (err: Error) => void
+}
+
+// After a fork or an exec, a process is read again this many ms later:
+// unshare(2) and setns(2) right after starting make no event.
+export const YOUNG_DELAYS_MS = [20, 200, 2000] as const
+// Processes read per pass: a pass reads a process in about 50 µs, so a
+// burst of events is taken in slices of a few ms, FUSE answered between.
+const PER_PASS = 64
+const SWEEP_TICK_MS = 5000
+// The connector answers a request to listen at once; no answer means it
+// ignores us (not in the initial user and pid namespaces).
+const ACK_MS = 1000
+
+export type Mode = 'events' | 'poll'
+
+export class Engine {
+  private mode: Mode = 'poll'
+  private connector: ProcConnector | undefined
+  private connectorWatch: FdWatch | undefined
+  private acked = false
+  private ackTimer: NodeJS.Timeout | undefined
+  private readonly dirty = new Set<number>()
+  private readonly dirtyMounts = new Set<number>()
+  // Per delay, pids due for a re-read, in the order they are due.
+  private readonly young = YOUNG_DELAYS_MS.map(() => [] as Array<{ pid: number, due: number }>)
+  private youngTimer: NodeJS.Timeout | undefined
+  private sweepTimer: NodeJS.Timeout | undefined
+  private pollTimer: NodeJS.Timeout | undefined
+  private mountTimer: NodeJS.Timeout | undefined
+  private scheduled = false
+  private resyncAll = false
+  private readonly mountWatches = new Map<number, { watch: MountWatch, fd: FdWatch }>()
+  // Mount events are unavailable: mounts are read again on every poll.
+  private mountsPolled = false
+  private stopped = false
+  private interval: number
+
+  constructor (private readonly discoverer: Discoverer, private readonly opts: EngineOptions) {
+    this.interval = opts.intervalMs
+  }
+
+  get current (): Mode {
+    return this.mode
+  }
+
+  // Subscribes, runs the first pass (every process), posts it, and goes on.
+  start (): void {
+    if (this.opts.events === 'auto') this.subscribe()
+    const started = performance.now()
+    this.discoverer.pass(tasks => tasks.readEverything(), { mounts: 'all', listns: true })
+    this.post()
+    this.syncMountWatches()
+    if (this.connector === undefined) this.poll(performance.now() - started)
+  }
+
+  // Everything now (SIGHUP), and from then on polls every `intervalMs`.
+  rescan (intervalMs: number): void {
+    this.interval = intervalMs
+    if (this.mode === 'poll') {
+      if (this.pollTimer !== undefined) clearTimeout(this.pollTimer)
+      this.poll(0, true)
+      return
+    }
+    this.resyncAll = true
+    this.schedule()
+  }
+
+  stop (): void {
+    this.stopped = true
+    for (const t of [this.ackTimer, this.youngTimer, this.sweepTimer, this.pollTimer, this.mountTimer]) if (t !== undefined) clearTimeout(t)
+    this.closeConnector()
+    for (const { watch, fd } of this.mountWatches.values()) { fd.stop(); watch.close() }
+    this.mountWatches.clear()
+  }
+
+  private subscribe (): void {
+    try {
+      this.connector = ProcConnector.open(this.opts.eventBufferBytes)
+    } catch (err) {
+      this.fallBack(`the proc connector cannot be opened (${err instanceof Error ? err.message : String(err)})`)
+      return
+    }
+    const c = this.connector
+    this.connectorWatch = new FdWatch(c.fd, UV_READABLE, () => this.drainConnector())
+    this.ackTimer = setTimeout(() => {
+      if (!this.acked) this.fallBack('the proc connector does not answer (not in the initial user and pid namespaces?)')
+    }, ACK_MS)
+  }
+
+  private closeConnector (): void {
+    this.connectorWatch?.stop()
+    this.connector?.close()
+    this.connectorWatch = undefined
+    this.connector = undefined
+  }
+
+  // Polling from now on, said once.
+  private fallBack (why: string): void {
+    if (this.stopped) return
+    this.opts.log('warn', `${why}: discovery polls /proc every ${this.interval} ms instead of following the kernel's events`)
+    this.closeConnector()
+    this.mode = 'poll'
+    for (const t of [this.sweepTimer, this.mountTimer]) if (t !== undefined) clearTimeout(t)
+    if (this.pollTimer === undefined) this.poll(0)
+  }
+
+  private drainConnector (): void {
+    const c = this.connector
+    if (c === undefined) return
+    try {
+      for (;;) {
+        const r = c.receive()
+        if (r.kind === 'empty') break
+        if (r.kind === 'overflow') {
+          this.opts.log('warn', 'the proc connector lost events (ENOBUFS): resynchronising with a scan of /proc')
+          this.resyncAll = true
+          continue
+        }
+        if (r.kind === 'event') this.onEvent(r.event)
+      }
+    } catch (err) {
+      this.fallBack(err instanceof Error ? err.message : String(err))
+      return
+    }
+    this.schedule()
+  }
+
+  private onEvent (e: ProcEvent): void {
+    switch (e.kind) {
+      case 'ack':
+        if (this.acked) return
+        if (e.error !== 0) {
+          this.fallBack(`the proc connector refused to report events (errno ${e.error})`)
+          return
+        }
+        this.acked = true
+        if (this.ackTimer !== undefined) clearTimeout(this.ackTimer)
+        this.connector?.filter()
+        this.mode = 'events'
+        // What happened between the first pass and the answer.
+        this.resyncAll = true
+        this.tickSweep()
+        return
+      case 'fork':
+      case 'exec':
+        this.dirty.add(e.tgid)
+        this.youngAgain(e.tgid)
+        if (e.kind === 'exec') this.opts.onTaskChanged?.(e.pid)
+        return
+      case 'exit':
+        this.dirty.add(e.tgid)
+        this.opts.onTaskChanged?.(e.pid)
+        return
+      case 'id':
+        this.opts.onTaskChanged?.(e.pid)
+    }
+  }
+
+  private youngAgain (pid: number): void {
+    const now = performance.now()
+    YOUNG_DELAYS_MS.forEach((d, i) => this.young[i]?.push({ pid, due: now + d }))
+    this.armYoung()
+  }
+
+  private armYoung (): void {
+    if (this.youngTimer !== undefined || this.stopped) return
+    const next = Math.min(...this.young.map(q => q[0]?.due ?? Infinity))
+    if (next === Infinity) return
+    this.youngTimer = setTimeout(() => {
+      this.youngTimer = undefined
+      const now = performance.now()
+      for (const q of this.young) {
+        while (q.length > 0 && (q[0] as { due: number }).due <= now) this.dirty.add((q.shift() as { pid: number }).pid)
+      }
+      this.schedule()
+      this.armYoung()
+    }, Math.max(0, next - performance.now()))
+  }
+
+  // A slice of the sweep every few seconds: all processes within the period.
+  private tickSweep (): void {
+    if (this.stopped || this.mode !== 'events') return
+    const n = this.discoverer.tasks.size
+    const periodMs = Math.max(this.opts.sweepSeconds * 1000, n)
+    const share = Math.ceil(n * SWEEP_TICK_MS / periodMs)
+    this.run(tasks => tasks.sweepSome(share), this.mountsPolled ? 'all' : new Set(), true)
+    this.sweepTimer = setTimeout(() => this.tickSweep(), SWEEP_TICK_MS)
+  }
+
+  private schedule (): void {
+    if (this.scheduled || this.stopped) return
+    this.scheduled = true
+    setImmediate(() => {
+      this.scheduled = false
+      if (this.stopped) return
+      const batch: number[] = []
+      if (!this.resyncAll) {
+        for (const pid of this.dirty) {
+          batch.push(pid)
+          this.dirty.delete(pid)
+          if (batch.length >= PER_PASS) break
+        }
+      }
+      const resync = this.resyncAll
+      this.resyncAll = false
+      const mounts = resync ? 'all' as const : new Set(this.dirtyMounts)
+      this.dirtyMounts.clear()
+      const started = performance.now()
+      this.run(tasks => {
+        // The new are read in slices after this one.
+        if (resync) for (const pid of tasks.resync()) this.dirty.add(pid)
+        for (const pid of batch) tasks.readProc(pid)
+      }, mounts, resync)
+      if (resync) this.opts.log('debug', `rescan: ${this.discoverer.tasks.size} processes listed, ${this.dirty.size} new to read, every mount namespace read, in ${(performance.now() - started).toFixed(1)} ms`)
+      if (this.dirty.size > 0) this.schedule()
+    })
+  }
+
+  private run (change: Parameters<Discoverer['pass']>[0], mounts: 'all' | ReadonlySet<number>, listns: boolean): void {
+    try {
+      this.discoverer.pass(change, { mounts, listns })
+    } catch (err) {
+      this.opts.onFatal(err instanceof Error ? err : new Error(String(err)))
+      return
+    }
+    this.post()
+    this.syncMountWatches()
+  }
+
+  private post (): void {
+    if (this.discoverer.pending) this.opts.onDelta(this.discoverer.takeDelta())
+  }
+
+  // Polling: a whole scan, then the next at most 40 % of the time later.
+  private poll (lastMs: number, forced = false): void {
+    this.pollTimer = undefined
+    if (this.stopped) return
+    const started = performance.now()
+    if (lastMs === 0 || forced) {
+      try {
+        this.discoverer.scan()
+      } catch (err) {
+        this.opts.onFatal(err instanceof Error ? err : new Error(String(err)))
+        return
+      }
+      this.post()
+      this.syncMountWatches()
+    }
+    const took = lastMs === 0 || forced ? performance.now() - started : lastMs
+    this.pollTimer = setTimeout(() => this.poll(0), Math.max(this.interval, 1.5 * took))
+  }
+
+  // One fanotify watch per mount namespace a task is in; without them,
+  // mounts are polled.
+  private syncMountWatches (): void {
+    if (this.mode === 'poll' || this.mountsPolled) return
+    const live = new Map<number, MountNsTask>()
+    for (const t of this.discoverer.mountNamespaces) live.set(t.mntIno, t)
+    for (const [ino, w] of this.mountWatches) {
+      if (live.has(ino)) continue
+      w.fd.stop()
+      w.watch.close()
+      this.mountWatches.delete(ino)
+    }
+    for (const [ino, t] of live) {
+      if (this.mountWatches.has(ino)) continue
+      const nsPath = t.pid === t.tid ? `/proc/${t.pid}/ns/mnt` : `/proc/${t.pid}/task/${t.tid}/ns/mnt`
+      let watch: MountWatch
+      try {
+        watch = MountWatch.open(nsPath)
+      } catch (err) {
+        // The task left since; its namespace is watched through another.
+        if (isGone(err)) continue
+        this.opts.log('warn', `mount events are unavailable (${err instanceof Error ? err.message : String(err)}): mounts are read again every ${this.interval} ms`)
+        this.mountsPolled = true
+        for (const w of this.mountWatches.values()) { w.fd.stop(); w.watch.close() }
+        this.mountWatches.clear()
+        this.pollMounts()
+        return
+      }
+      const fd = new FdWatch(watch.fd, UV_READABLE, () => {
+        if (watch.drain() > 0) this.dirtyMounts.add(ino)
+        this.schedule()
+      })
+      this.mountWatches.set(ino, { watch, fd })
+    }
+  }
+
+  private pollMounts (): void {
+    if (this.stopped || this.mode !== 'events') return
+    this.run(() => {}, 'all', false)
+    this.mountTimer = setTimeout(() => this.pollMounts(), this.interval)
+  }
+}
