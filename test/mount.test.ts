@@ -294,7 +294,7 @@ t.test('clear one-line errors', { skip }, async t => {
     const o = run(process.execPath, [CLI, 'mount', '--bogus'])
     t.equal(o.status, 2)
     t.match(o.stderr, /Unknown option '--bogus'/)
-    t.match(o.stderr, /usage: nsfs mount/)
+    t.equal(o.stderr.trim().split('\n').length, 1, o.stderr)
     const u = run(process.execPath, [CLI, 'frobnicate'])
     t.equal(u.status, 2)
     t.match(u.stderr, /unknown command 'frobnicate'/)

@@ -6,7 +6,7 @@ import { namingSeed } from '../daemon/seed.js'
 import { DEFAULTS } from '../daemon/settings.js'
 import { kernelDiscoverer } from '../discover/pipeline.js'
 import { NsfsError } from '../errors.js'
-import { readMountinfo } from '../kernel/mountinfo.js'
+import { nsfsMountpoints } from '../kernel/mountinfo.js'
 import { readBootId, readCommand, readProcessUid } from '../kernel/procfs.js'
 import { allMetadata, type NsMetadata } from '../model/metadata.js'
 import { TreeBuilder } from '../model/tree.js'
@@ -64,11 +64,6 @@ exit status: 0 on success, 1 on any error (e.g. PATH not in the tree), 2 on bad 
     process.stdout.write(values.json === true ? asJson(rows) : values.tree === true ? asTree(rows) : asTable(rows))
     return 0
   },
-}
-
-// Where nsfs trees are mounted in our mount namespace, longest first.
-function nsfsMountpoints (): string[] {
-  return readMountinfo().filter(m => m.fstype === 'fuse.nsfs').map(m => m.mountPoint).sort((a, b) => b.length - a.length)
 }
 
 // A PATH inside a mounted tree, or relative to the tree's root, as a tree

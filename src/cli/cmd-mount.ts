@@ -32,7 +32,10 @@ options:
   --seed HEX           seed for default names instead of the secret one
   -o OPTIONS           mount(8)-style list: seed=HEX, state_dir=DIR,
                        log_level=LEVEL, interval_ms=N, run_dir=DIR, config=FILE,
-                       userns=PATH, events=auto|off, sweep_s=N;
+                       userns=PATH, events=auto|off, sweep_s=N,
+                       event_buffer=BYTES (the kernel's buffer for process
+                       events, default ${DEFAULTS.eventBufferBytes}; events beyond it are
+                       lost and made up for by a rescan);
                        generic ones (rw, nosuid, defaults, x-*, …) are ignored
   --config FILE        options as in -o, one or more per line; re-read on SIGHUP
                        (log_level and interval_ms apply at once)
@@ -49,6 +52,7 @@ options:
 Discovery follows the kernel's process events (events=auto) and re-reads
 every process once per sweep_s seconds (default ${DEFAULTS.sweepSeconds}) for what no event
 reports; events=off, or a kernel that gives none, polls every interval_ms.
+\`nsfs watch\` follows the changes as they happen.
 Later sources win: --config, then -o, then the other options.
 
 exit status: 0 after a clean unmount (or, with --daemon, once mounted),

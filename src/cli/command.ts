@@ -10,9 +10,9 @@ export interface Command {
   readonly run: (argv: string[]) => Promise<number>
 }
 
-// Exit status 2 with the message and the usage, for bad command lines.
-export function usageError (cmd: Pick<Command, 'usage'>, msg: string): number {
-  process.stderr.write(`nsfs: ${msg}\n${cmd.usage}`)
+// Exit status 2 and one line, for bad command lines.
+export function usageError (cmd: Pick<Command, 'name'>, msg: string): number {
+  process.stderr.write(`nsfs: ${msg} (see \`nsfs ${cmd.name} --help\`)\n`)
   return 2
 }
 

@@ -6,8 +6,9 @@ import { mountCommand } from './cmd-mount.js'
 import { namesCommand } from './cmd-names.js'
 import { statusCommand } from './cmd-status.js'
 import { umountCommand } from './cmd-umount.js'
+import { watchCommand } from './cmd-watch.js'
 
-const COMMANDS: readonly Command[] = [mountCommand, umountCommand, statusCommand, namesCommand, lsCommand]
+const COMMANDS: readonly Command[] = [mountCommand, umountCommand, statusCommand, namesCommand, lsCommand, watchCommand]
 
 function usage (): string {
   const width = Math.max(...COMMANDS.map(c => c.name.length))

@@ -16,7 +16,9 @@ import type { Level, Logger } from '../log.js'
 import { View } from '../model/access.js'
 import { applyDelta, changedKeys, type DiscoveryDelta } from '../model/discovery-delta.js'
 import { InoIndex } from '../model/ino-index.js'
-import type { NsKey, NsType } from '../model/namespace.js'
+import { holderPath, nsKey, type NsKey, type NsType } from '../model/namespace.js'
+import { nsEvents } from '../model/ns-events.js'
+import type { RenamePlan } from '../model/overlay.js'
 import { TreeBuilder } from '../model/tree.js'
 import type { Tree } from '../model/tree-node.js'
 import { OverlayStore } from '../store/overlay-store.js'
@@ -26,7 +28,8 @@ import { readConfig } from './options.js'
 import { checkFuseDevice, checkRoot, prepareMountpoint } from './preflight.js'
 import { namingSeed } from './seed.js'
 import type { Settings } from './settings.js'
-import { isAlive, readStatus, removeStale, StatusPublisher, type DaemonStatus } from './status.js'
+import { isAlive, readStatus, removeStale, runFiles, StatusPublisher, type DaemonStatus } from './status.js'
+import { WatchServer, type Lens } from './watch-server.js'
 
 // What the daemon is given besides its settings.
 export interface DaemonIo {
@@ -59,6 +62,8 @@ export class Daemon {
   private engine: Engine | undefined
   private names: NameKeeper | undefined
   private readonly callers: Callers
+  private readonly handles: Handles
+  private watchers: WatchServer | undefined
   private readonly log: Logger
 
   private constructor (private readonly s: Settings, private readonly io: DaemonIo, private readonly mountpoint: string) {
@@ -67,7 +72,13 @@ export class Daemon {
     this.logLevel = s.logLevel
     this.publisher = new StatusPublisher(s.runDir, mountpoint)
     this.pidStart = readTaskStart(s.procRoot, process.pid, process.pid) ?? 0
-    this.callers = new Callers((type, ino) => this.inos.keyOf(type, ino), s.procRoot)
+    const keyOf = (type: NsType, ino: number): NsKey | undefined => this.inos.keyOf(type, ino)
+    this.callers = new Callers(keyOf, s.procRoot)
+    const own = (type: NsType): NsKey | undefined => {
+      const link = readNsLink(`${s.procRoot}/${process.pid}/ns/${type}`)
+      return link === undefined ? undefined : keyOf(type, link.ino)
+    }
+    this.handles = new Handles(() => this.current.discovery, keyOf, { pid: own('pid'), mnt: own('mnt') }, s.procRoot)
   }
 
   // Resolves with the exit status once the daemon has stopped.
@@ -114,7 +125,8 @@ export class Daemon {
       const first = this.tree
       if (first === undefined) throw new NsfsError('EIO', 'the first discovery pass found nothing, not even our own user namespace')
       log('info', `first scan: ${first.discovery.namespaces.size} namespaces in ${(performance.now() - started).toFixed(0)} ms`)
-      this.ops = new FuseOps(new Vfs(() => this.current, this.access(), plan => { this.tree = this.names?.rename(this.current, plan) }), log)
+      const vfs = new Vfs(() => this.current, this.access(), plan => this.renamed(plan))
+      this.ops = new FuseOps(vfs, log)
       this.session = await startSession(this.ops, { mountpoint: this.mountpoint, debug: s.debugFuse, log })
       void this.session.ended.then(() => this.stop({ kind: 'unmounted' }))
       this.mounted = true
@@ -125,6 +137,13 @@ export class Daemon {
       watch = setInterval(() => {
         if (!readMountinfo().some(m => m.mountId === mountId)) this.stop({ kind: 'unmounted' })
       }, s.mountCheckMs)
+      this.watchers = await WatchServer.listen(runFiles(s.runDir, this.mountpoint).events, (pid, path) => {
+        try {
+          return vfs.resolve(path, vfs.view({ uid: 0, gid: 0, pid })).kind === 'dir'
+        } catch {
+          return false
+        }
+      }, log)
       this.publisher.writePid(process.pid)
       this.publish()
       log('info', `mounted at ${this.mountpoint}`)
@@ -148,6 +167,7 @@ export class Daemon {
       code = 1
     } finally {
       if (watch !== undefined) clearInterval(watch)
+      this.watchers?.close()
       process.off('SIGHUP', onSighup)
       process.off('SIGINT', onSigint)
       process.off('SIGTERM', onSigterm)
@@ -173,12 +193,7 @@ export class Daemon {
 
   // The kernel's side of each request, wired to the current tree.
   private access (): Access {
-    const keyOf = (type: NsType, ino: number): NsKey | undefined => this.inos.keyOf(type, ino)
-    const own = (type: NsType): NsKey | undefined => {
-      const link = readNsLink(`${this.s.procRoot}/${process.pid}/ns/${type}`)
-      return link === undefined ? undefined : keyOf(type, link.ino)
-    }
-    const handles = new Handles(() => this.current.discovery, keyOf, { pid: own('pid'), mnt: own('mnt') }, this.s.procRoot)
+    const handles = this.handles
     return {
       view: who => new View(this.current.discovery, this.callers.of(who.pid)),
       plain: view => handles.plain(view),
@@ -202,12 +217,43 @@ export class Daemon {
       const { tree, change } = names.update(d, before === undefined ? undefined : { tree: before, changed: changedKeys(delta) })
       this.tree = tree
       if (this.ops !== undefined) this.session?.notify(this.ops.invalidations(change))
+      if (before !== undefined && this.watchers !== undefined && this.watchers.size > 0) {
+        this.watchers.publish(nsEvents(before, tree, changedKeys(delta)), this.lens(before, tree))
+      }
       this.scans++
       const how = change.kind === 'whole' ? 'built' : `patched in ${change.dirs.length} directories`
       this.log('debug', `discovery: ${delta.upserted.length} namespaces new or changed, ${delta.removed.length} gone, ${d.namespaces.size} in all, in ${d.durationMs.toFixed(1)} ms; tree ${how} in ${(performance.now() - started).toFixed(1)} ms`)
       this.publish()
     } catch (err) {
       this.log('error', `cannot build the tree from a discovery pass: ${err instanceof Error ? err.message : String(err)}`)
+    }
+  }
+
+  private renamed (plan: RenamePlan): void {
+    const names = this.names
+    if (names === undefined || plan.kind === 'none') return
+    const before = this.current
+    this.tree = names.rename(before, plan)
+    if (this.watchers !== undefined && this.watchers.size > 0) {
+      this.watchers.publish(nsEvents(before, this.tree, [nsKey(plan.ns)]), this.lens(before, this.tree))
+    }
+  }
+
+  // How each watcher's process sees the events between two trees: as it
+  // would see the mount (a death as it saw the namespace before).
+  private lens (before: Tree, after: Tree): Lens {
+    return pid => {
+      const caller = this.callers.of(pid)
+      const now = new View(after.discovery, caller)
+      const then = new View(before.discovery, caller)
+      const time = Date.now()
+      return ev => {
+        const view = ev.kind === 'died' ? then : now
+        if (!view.canSee(ev.key, ev.ns)) return undefined
+        const holders = ev.kind === 'died' ? [] : this.handles.holders(ev.ns, view).map(h => holderPath(h, ev.ns.type))
+        const r = { event: ev.kind, time, type: ev.ns.type, key: ev.key, path: ev.path, holders }
+        return ev.kind === 'renamed' ? { ...r, from: ev.from } : r
+      }
     }
   }
 

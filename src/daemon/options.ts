@@ -14,6 +14,7 @@ export interface NsfsOptions {
   intervalMs?: number | undefined
   sweepSeconds?: number | undefined
   events?: 'auto' | 'off' | undefined
+  eventBufferBytes?: number | undefined
   userns?: string | undefined
   config?: string | undefined
 }
@@ -44,6 +45,12 @@ export function parseEvents (text: string): 'auto' | 'off' {
   return text
 }
 
+export function parseBytes (text: string): number {
+  const n = Number(text)
+  if (!/^\d+$/.test(text) || n < 4096 || n > 1 << 30) throw new NsfsError('EINVAL', `event_buffer must be a number of bytes from 4096 to 1073741824, got '${text}'`)
+  return n
+}
+
 export function parseLevel (text: string): Level {
   if (!isLevel(text)) throw new NsfsError('EINVAL', `log level must be one of error, warn, info, debug, got '${text}'`)
   return text
@@ -69,6 +76,7 @@ export function parseOptions (text: string): NsfsOptions {
       case 'config': out.config = value; break
       case 'sweep_s': out.sweepSeconds = parseSeconds(value); break
       case 'events': out.events = parseEvents(value); break
+      case 'event_buffer': out.eventBufferBytes = parseBytes(value); break
       case 'userns': out.userns = value; break
       default: throw new NsfsError('EINVAL', `unknown mount option '${word}'`)
     }

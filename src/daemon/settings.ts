@@ -67,7 +67,7 @@ export function resolveSettings (cli: CommandLine): Settings {
     intervalMs: merged.intervalMs ?? DEFAULTS.intervalMs,
     sweepSeconds: merged.sweepSeconds ?? DEFAULTS.sweepSeconds,
     events: merged.events ?? DEFAULTS.events,
-    eventBufferBytes: DEFAULTS.eventBufferBytes,
+    eventBufferBytes: merged.eventBufferBytes ?? DEFAULTS.eventBufferBytes,
     logLevel: merged.logLevel ?? DEFAULTS.logLevel,
     debugFuse: cli.debugFuse === true,
     mountCheckMs: DEFAULTS.mountCheckMs,
@@ -78,7 +78,7 @@ export function resolveSettings (cli: CommandLine): Settings {
 // it resolves the very same settings.
 export function asArguments (s: Settings): string[] {
   const args = [s.mountpoint, '--state-dir', s.stateDir, '--run-dir', s.runDir, '--log-level', s.logLevel,
-    '--interval-ms', String(s.intervalMs), '-o', `sweep_s=${s.sweepSeconds},events=${s.events}`]
+    '--interval-ms', String(s.intervalMs), '-o', `sweep_s=${s.sweepSeconds},events=${s.events},event_buffer=${s.eventBufferBytes}`]
   if (s.seedHex !== undefined) args.push('--seed', s.seedHex)
   if (s.userns !== undefined) args.push('--userns', s.userns)
   if (s.configFile !== undefined) args.push('--config', s.configFile)

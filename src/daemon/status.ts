@@ -46,11 +46,13 @@ export function escapePath (abs: string): string {
 export interface RunFiles {
   readonly status: string
   readonly pid: string
+  // The unix socket `nsfs watch` connects to.
+  readonly events: string
 }
 
 export function runFiles (runDir: string, mountpoint: string): RunFiles {
   const base = path.join(runDir, escapePath(mountpoint))
-  return { status: `${base}.json`, pid: `${base}.pid` }
+  return { status: `${base}.json`, pid: `${base}.pid`, events: `${base}.sock` }
 }
 
 function writeAtomic (file: string, text: string): void {
@@ -121,5 +123,5 @@ export function isAlive (s: Pick<DaemonStatus, 'pid' | 'pidStart'>, procRoot = '
 
 export function removeStale (runDir: string, mountpoint: string): void {
   const f = runFiles(runDir, mountpoint)
-  for (const file of [f.status, f.pid]) fs.rmSync(file, { force: true })
+  for (const file of [f.status, f.pid, f.events]) fs.rmSync(file, { force: true })
 }

@@ -121,7 +121,17 @@ export class Engine {
       return
     }
     const c = this.connector
-    this.connectorWatch = new FdWatch(c.fd, UV_READABLE, () => this.drainConnector())
+    this.connectorWatch = new FdWatch(c.fd, UV_READABLE, (_events, error) => {
+      this.drainConnector()
+      // An overflow reads as POLLERR, which stops the watch: the drain
+      // took the error, so watching goes on.
+      if (error === undefined) return
+      try {
+        this.connectorWatch?.restart()
+      } catch (err) {
+        this.fallBack(err instanceof Error ? err.message : String(err))
+      }
+    })
     this.ackTimer = setTimeout(() => {
       if (!this.acked) this.fallBack('the proc connector does not answer (not in the initial user and pid namespaces?)')
     }, ACK_MS)

@@ -47,7 +47,7 @@ export class FdWatch {
   // `events`: UV_READABLE and/or UV_PRIORITIZED (POLLPRI). The callback runs
   // on the main thread whenever the fd is ready, until stop(); an exception
   // it throws is its own to handle (it cannot cross back into libuv).
-  constructor (fd: number, events: number, private readonly onReady: ReadyCallback) {
+  constructor (fd: number, private readonly events: number, private readonly onReady: ReadyCallback) {
     const r = uvPollInit(uvDefaultLoop(), this.handle, fd) as number
     if (r !== 0) throw new Error(`uv_poll_init on fd ${fd}: ${uvStrerror(r) as string}`)
     this.address = koffi.address(this.handle)
@@ -62,6 +62,14 @@ export class FdWatch {
   fire (status: number, events: number): void {
     if (!this.open) return
     this.onReady(events, status < 0 ? uvStrerror(status) as string : undefined)
+  }
+
+  // Watches again after an error: libuv stops a poll handle on POLLERR
+  // (e.g. a netlink socket that overflowed) and reports it once.
+  restart (): void {
+    if (!this.open) return
+    const s = uvPollStart(this.handle, this.events, onPoll) as number
+    if (s !== 0) throw new Error(`uv_poll_start: ${uvStrerror(s) as string}`)
   }
 
   // Lets the process exit while this is the only thing left watching.

@@ -43,3 +43,8 @@ export function parseMountinfo (text: string): MountEntry[] {
 export function readMountinfo (path = '/proc/self/mountinfo'): MountEntry[] {
   return parseMountinfo(fs.readFileSync(path, 'utf8'))
 }
+
+// Where nsfs trees are mounted in our mount namespace, longest first.
+export function nsfsMountpoints (): string[] {
+  return readMountinfo().filter(m => m.fstype === 'fuse.nsfs').map(m => m.mountPoint).sort((a, b) => b.length - a.length)
+}

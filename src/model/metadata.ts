@@ -125,6 +125,11 @@ function indexOf (tree: Tree): Index {
   return index
 }
 
+// Where `key` shows in the tree; undefined when it is not shown (or gone).
+export function pathOf (tree: Tree, key: NsKey): string | undefined {
+  return indexOf(tree).paths.get(key)
+}
+
 // What one reader may know of each namespace: the holders it may know of
 // (as paths it can open), or undefined when the namespace is not for it to
 // see at all. Without one, everything as discovered.

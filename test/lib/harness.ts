@@ -104,10 +104,12 @@ export interface Daemon {
 // Mounts nsfs at `mountpoint` and resolves once it serves; at teardown the
 // daemon is stopped and any mount it left is detached. Names and status
 // files go to temp directories unless `args` gives --state-dir / --run-dir.
-export async function startDaemon (t: Teardown, mountpoint: string, args: string[] = []): Promise<Daemon> {
+// `wrap` runs the daemon under another command (e.g. setpriv).
+export async function startDaemon (t: Teardown, mountpoint: string, args: string[] = [], wrap: string[] = []): Promise<Daemon> {
   const state = args.includes('--state-dir') ? [] : ['--state-dir', stateDir(t)]
   const run = args.includes('--run-dir') ? [] : ['--run-dir', stateDir(t, 'nsfs-run-')]
-  const child = spawn(process.execPath, [CLI, 'mount', '--foreground', mountpoint, ...state, ...run, ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const [cmd, ...pre] = [...wrap, process.execPath]
+  const child = spawn(cmd as string, [...pre, CLI, 'mount', '--foreground', mountpoint, ...state, ...run, ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
   let err = ''
   child.stderr?.setEncoding('utf8').on('data', (s: string) => { err += s })
   const stop = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> => {

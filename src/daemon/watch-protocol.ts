@@ -1,0 +1,42 @@
+// What passes over the socket of `nsfs watch`: the client sends one JSON
+// line naming the directory it watches; the daemon answers one line (ok or
+// an error), then one JSON line per event that caller may see.
+import type { NsEventKind } from '../model/ns-events.js'
+import type { NsKey, NsType } from '../model/namespace.js'
+
+export interface WatchRequest {
+  // A directory of the tree ('/user-…'): events at and under it.
+  readonly path: string
+}
+
+export type WatchAnswer = { readonly ok: true } | { readonly ok: false, readonly error: string }
+
+export interface WatchRecord {
+  readonly event: NsEventKind
+  readonly time: number
+  readonly type: NsType
+  readonly key: NsKey
+  // Where it shows (null: it has no handle and the tree leaves it out).
+  readonly path: string | null
+  // For `renamed`: where it showed before.
+  readonly from?: string | null
+  // The holders the caller may know of, as paths it can open.
+  readonly holders: readonly string[]
+}
+
+// One line as `ip monitor` would print it.
+export function formatRecord (r: WatchRecord): string {
+  const where = r.path ?? `(${r.key}, no handle)`
+  switch (r.event) {
+    case 'appeared': return `appeared ${r.type} ${where}${r.holders.length > 0 ? ` ${r.holders.join(' ')}` : ''}`
+    case 'died': return `died ${r.type} ${where}`
+    case 'renamed': return `renamed ${r.type} ${r.from ?? '-'} -> ${where}`
+    case 'holders': return `holders ${r.type} ${where} ${r.holders.length > 0 ? r.holders.join(' ') : '-'}`
+  }
+}
+
+// Whether tree path `p` is `dir` or below it.
+export function isUnder (p: string | null, dir: string): boolean {
+  if (dir === '/') return true
+  return p !== null && (p === dir || p.startsWith(`${dir}/`))
+}
