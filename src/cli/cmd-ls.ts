@@ -2,13 +2,14 @@
 // discovery pass of its own (no daemon needed), in columns that `lsns` users
 // know, as JSON, or as a tree.
 import fs from 'node:fs'
+import path from 'node:path'
 import { namingSeed } from '../daemon/seed.js'
 import { DEFAULTS } from '../daemon/settings.js'
 import { kernelDiscoverer } from '../discover/pipeline.js'
 import { NsfsError } from '../errors.js'
 import { nsfsMountpoints } from '../kernel/mountinfo.js'
 import { readBootId, readCommand, readProcessUid } from '../kernel/procfs.js'
-import { allMetadata, type NsMetadata } from '../model/metadata.js'
+import { allMetadata, METADATA_FILE, type DirMetadata, type NsMetadata } from '../model/metadata.js'
 import { TreeBuilder } from '../model/tree.js'
 import { lookup, type Tree } from '../model/tree-node.js'
 import { parseCommandLine, usageError, type Command } from './command.js'
@@ -52,10 +53,20 @@ exit status: 0 on success, 1 on any error (e.g. PATH not in the tree), 2 on bad 
     if ('exit' in line) return line.exit
     const { values, positionals } = line
     if (values.json === true && values.tree === true) return usageError(lsCommand, '--json and --tree exclude each other')
-    const seed = namingSeed({ seedHex: values.seed, stateDir: values['state-dir'] ?? DEFAULTS.stateDir, bootId: readBootId(PROC) })
-    const tree = new TreeBuilder(seed).build(kernelDiscoverer({ procRoot: PROC, pid: process.pid }).run())
-    const treePath = toTreePath(positionals[0] ?? '/', nsfsMountpoints())
-    const rows = select(tree, treePath).map(withProcess)
+    const mounts = nsfsMountpoints()
+    const arg = positionals[0] ?? '/'
+    const treePath = toTreePath(arg, mounts)
+    let records: NsMetadata[]
+    if (process.geteuid?.() === 0) {
+      const seed = namingSeed({ seedHex: values.seed, stateDir: values['state-dir'] ?? DEFAULTS.stateDir, bootId: readBootId(PROC) })
+      records = select(new TreeBuilder(seed).build(kernelDiscoverer({ procRoot: PROC, pid: process.pid }).run()), treePath)
+    } else {
+      // Not root: what the mount shows this caller, nothing more.
+      const mp = mounts.find(m => arg === m || arg.startsWith(`${m}/`)) ?? mounts.find(m => m === DEFAULTS.mountpoint) ?? mounts[0]
+      if (mp === undefined) throw new NsfsError('ENOENT', 'not root, and no nsfs tree is mounted to ask', { path: arg })
+      records = selectRecords(readMounted(mp), treePath)
+    }
+    const rows = records.map(withProcess)
     // `nsfs ls | head` closes the pipe early: that is the reader's choice.
     process.stdout.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code !== 'EPIPE') throw err
@@ -80,12 +91,49 @@ export function toTreePath (arg: string, mountpoints: readonly string[]): string
 // The namespaces at and under `treePath`: one entry, or a directory's whole
 // subtree (including the namespaces it leaves out for want of a handle).
 export function select (tree: Tree, treePath: string): NsMetadata[] {
-  const node = lookup(tree, treePath)
-  if (node === undefined) throw new NsfsError('ENOENT', 'no such namespace in the tree', { path: treePath })
-  const all = allMetadata(tree)
-  if (node.kind === 'link') return all.filter(m => m.path === treePath)
+  if (lookup(tree, treePath) === undefined) throw new NsfsError('ENOENT', 'no such namespace in the tree', { path: treePath })
+  return selectRecords(allMetadata(tree), treePath)
+}
+
+export function selectRecords (all: readonly NsMetadata[], treePath: string): NsMetadata[] {
+  const at = all.find(m => m.path === treePath)
+  if (at !== undefined && at.type !== 'user') return [at]
+  if (at === undefined && treePath !== '/') throw new NsfsError('ENOENT', 'no such namespace in the tree', { path: treePath })
   const under = (p: string | null): boolean => p !== null && (treePath === '/' || p === treePath || p.startsWith(`${treePath}/`))
   return all.filter(m => under(m.path) || (m.path === null && under(m.ownerPath ?? '/')))
+}
+
+// Every record a mounted tree shows its reader, from the .nsfs.json of each
+// directory it may reach.
+export function readMounted (mp: string): NsMetadata[] {
+  const out: NsMetadata[] = []
+  const seen = new Set<string>()
+  const visit = (treePath: string): void => {
+    const file = path.join(mp, treePath, METADATA_FILE)
+    let doc: DirMetadata
+    try {
+      doc = JSON.parse(fs.readFileSync(file, 'utf8')) as DirMetadata
+    } catch (err) {
+      // A directory whose namespace died since its parent was read.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' && treePath !== '/') return
+      throw new NsfsError('EIO', 'cannot read the tree\'s metadata', { path: file, cause: err })
+    }
+    if (treePath === '/' && doc.directory !== null) out.push(doc.directory)
+    for (const m of doc.entries) {
+      if (seen.has(m.key)) continue
+      seen.add(m.key)
+      out.push(m)
+    }
+    // Subdirectories, passages too (shown for what lies below them).
+    for (const name of fs.readdirSync(path.join(mp, treePath))) {
+      const child = treePath === '/' ? `/${name}` : `${treePath}/${name}`
+      try {
+        if (fs.lstatSync(path.join(mp, child)).isDirectory()) visit(child)
+      } catch { /* gone since the listing */ }
+    }
+  }
+  visit('/')
+  return out
 }
 
 export interface Row extends NsMetadata {

@@ -16,11 +16,13 @@ import type { Level, Logger } from '../log.js'
 import { View } from '../model/access.js'
 import { applyDelta, changedKeys, type DiscoveryDelta } from '../model/discovery-delta.js'
 import { InoIndex } from '../model/ino-index.js'
-import { holderPath, nsKey, type NsKey, type NsType } from '../model/namespace.js'
+import { holderPath, nsKey, type Discovery, type NsKey, type NsType } from '../model/namespace.js'
 import { nsEvents } from '../model/ns-events.js'
 import type { RenamePlan } from '../model/overlay.js'
+import { subtreeDelta } from '../model/subtree.js'
 import { TreeBuilder } from '../model/tree.js'
 import type { Tree } from '../model/tree-node.js'
+import fs from 'node:fs'
 import { OverlayStore } from '../store/overlay-store.js'
 import { Vfs, type Access } from '../vfs/vfs.js'
 import { NameKeeper } from './name-keeper.js'
@@ -64,6 +66,12 @@ export class Daemon {
   private readonly callers: Callers
   private readonly handles: Handles
   private watchers: WatchServer | undefined
+  // The whole host's discovery; the tree may show a subtree of it.
+  private whole: Discovery | undefined
+  // --userns: the user namespace at the root, by its inode until the first
+  // pass names its key.
+  private rootIno: { dev: number, ino: number } | undefined
+  private rootKey: NsKey | undefined
   private readonly log: Logger
 
   private constructor (private readonly s: Settings, private readonly io: DaemonIo, private readonly mountpoint: string) {
@@ -78,7 +86,7 @@ export class Daemon {
       const link = readNsLink(`${s.procRoot}/${process.pid}/ns/${type}`)
       return link === undefined ? undefined : keyOf(type, link.ino)
     }
-    this.handles = new Handles(() => this.current.discovery, keyOf, { pid: own('pid'), mnt: own('mnt') }, s.procRoot)
+    this.handles = new Handles(() => this.seen(this.whole), keyOf, { pid: own('pid'), mnt: own('mnt') }, s.procRoot)
   }
 
   // Resolves with the exit status once the daemon has stopped.
@@ -109,6 +117,14 @@ export class Daemon {
       const store = new OverlayStore(s.stateDir, bootId, log)
       this.names = new NameKeeper(store, store.load(), builder, log)
       this.publish()
+      if (s.userns !== undefined) {
+        try {
+          const st = fs.statSync(s.userns)
+          this.rootIno = { dev: st.dev, ino: st.ino }
+        } catch (err) {
+          throw new NsfsError('ENOENT', `cannot open the user namespace for --userns (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { path: s.userns, cause: err })
+        }
+      }
       const discoverer = kernelDiscoverer({ procRoot: s.procRoot, pid: process.pid })
       this.engine = new Engine(discoverer, {
         events: s.events,
@@ -123,6 +139,9 @@ export class Daemon {
       const started = performance.now()
       this.engine.start()
       const first = this.tree
+      if (this.rootIno !== undefined && this.rootKey === undefined) {
+        throw new NsfsError('EINVAL', '--userns wants a user namespace (/proc/PID/ns/user or a tree\'s user entry); this is none', { path: s.userns })
+      }
       if (first === undefined) throw new NsfsError('EIO', 'the first discovery pass found nothing, not even our own user namespace')
       log('info', `first scan: ${first.discovery.namespaces.size} namespaces in ${(performance.now() - started).toFixed(0)} ms`)
       const vfs = new Vfs(() => this.current, this.access(), plan => this.renamed(plan))
@@ -195,7 +214,7 @@ export class Daemon {
   private access (): Access {
     const handles = this.handles
     return {
-      view: who => new View(this.current.discovery, this.callers.of(who.pid)),
+      view: who => new View(this.seen(this.whole), this.callers.of(who.pid)),
       plain: view => handles.plain(view),
       holders: (ns, view) => handles.holders(ns, view),
       target: (ns, view) => handles.target(ns, view),
@@ -209,8 +228,20 @@ export class Daemon {
     try {
       const started = performance.now()
       const before = this.tree
-      const d = applyDelta(before?.discovery, delta)
-      this.inos.apply(before?.discovery, delta)
+      const wholeBefore = this.whole
+      const whole = applyDelta(wholeBefore, delta)
+      this.inos.apply(wholeBefore, delta)
+      this.whole = whole
+      if (this.rootIno !== undefined && this.rootKey === undefined) {
+        const key = this.inos.keyOf('user', this.rootIno.ino)
+        if (key === undefined || whole.namespaces.get(key)?.dev !== this.rootIno.dev) return
+        this.rootKey = key
+      }
+      if (this.rootKey !== undefined && !whole.namespaces.has(this.rootKey)) {
+        this.stop({ kind: 'fatal', err: new Error(`the user namespace at the root (${this.s.userns ?? ''}) is gone`) })
+        return
+      }
+      const d = applyDelta(before?.discovery, this.rootKey === undefined ? delta : subtreeDelta(delta, this.rootKey, whole))
       // The first scan also forgets names of namespaces that died while
       // no daemon ran. `change` says which directories the kernel's caches
       // of the tree have to drop.
@@ -218,7 +249,7 @@ export class Daemon {
       this.tree = tree
       if (this.ops !== undefined) this.session?.notify(this.ops.invalidations(change))
       if (before !== undefined && this.watchers !== undefined && this.watchers.size > 0) {
-        this.watchers.publish(nsEvents(before, tree, changedKeys(delta)), this.lens(before, tree))
+        this.watchers.publish(nsEvents(before, tree, changedKeys(delta)), this.lens(this.seen(wholeBefore), this.seen(whole)))
       }
       this.scans++
       const how = change.kind === 'whole' ? 'built' : `patched in ${change.dirs.length} directories`
@@ -235,17 +266,18 @@ export class Daemon {
     const before = this.current
     this.tree = names.rename(before, plan)
     if (this.watchers !== undefined && this.watchers.size > 0) {
-      this.watchers.publish(nsEvents(before, this.tree, [nsKey(plan.ns)]), this.lens(before, this.tree))
+      const seen = this.seen(this.whole)
+      this.watchers.publish(nsEvents(before, this.tree, [nsKey(plan.ns)]), this.lens(seen, seen))
     }
   }
 
   // How each watcher's process sees the events between two trees: as it
   // would see the mount (a death as it saw the namespace before).
-  private lens (before: Tree, after: Tree): Lens {
+  private lens (before: Discovery, after: Discovery): Lens {
     return pid => {
       const caller = this.callers.of(pid)
-      const now = new View(after.discovery, caller)
-      const then = new View(before.discovery, caller)
+      const now = new View(after, caller)
+      const then = new View(before, caller)
       const time = Date.now()
       return ev => {
         const view = ev.kind === 'died' ? then : now
@@ -255,6 +287,13 @@ export class Daemon {
         return ev.kind === 'renamed' ? { ...r, from: ev.from } : r
       }
     }
+  }
+
+  // What the access rules decide on: the whole host (capabilities run
+  // through every user namespace), rooted where the mount is.
+  private seen (whole: Discovery | undefined): Discovery {
+    const d = whole ?? this.current.discovery
+    return this.rootKey === undefined ? d : { ...d, root: this.rootKey }
   }
 
   private reload (): void {
