@@ -105,7 +105,7 @@ export class OverlayStore {
   // boot.
   load (): Overlay {
     try {
-      const made = fs.mkdirSync(this.dir, { recursive: true, mode: 0o755 })
+      const made = fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 })
       // A new state directory must itself survive a crash, not just its files.
       if (made !== undefined) fsyncDir(path.dirname(made))
     } catch (err) {
@@ -135,7 +135,7 @@ export class OverlayStore {
   save (names: Overlay): void {
     const text = formatOverlayFile({ bootId: this.bootId, names })
     try {
-      const fd = fs.openSync(this.temp, 'w', 0o644)
+      const fd = fs.openSync(this.temp, 'w', 0o600)
       try {
         fs.writeFileSync(fd, text)
         fs.fsyncSync(fd)
@@ -161,7 +161,7 @@ export class OverlayStore {
     const lockFile = path.join(this.dir, LOCK_FILE)
     let fd: number
     try {
-      fd = fs.openSync(lockFile, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644)
+      fd = fs.openSync(lockFile, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600)
     } catch (err) {
       throw new NsfsError('EIO', `cannot open the lock file (${message(err)})`, { path: lockFile, cause: err })
     }
