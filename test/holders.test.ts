@@ -163,7 +163,7 @@ const PID_PARENT_ONLY = [
 
 t.test('namespaces no process is in', { skip }, async t => {
   const mnt = tempDir(t)
-  const d = await startDaemon(t, mnt, ['--seed', SEED])
+  const d = await startDaemon(t, mnt, ['--seed', SEED, '--log-level', 'debug'])
 
   t.test('a netns held only by an open fd', async t => {
     const h = await fdHolder(t, UNSHARE_AND_RETURN)
@@ -222,7 +222,7 @@ t.test('namespaces no process is in', { skip }, async t => {
     const meta = await waitFor('the bind-mounted netns', () => {
       const m = metaOf(mnt, 'net', ino)
       return m !== undefined && !m.foundBy.includes('task') ? m : undefined
-    }, 3000)
+    }, 3000).catch(err => { t.comment(d.stderr().split('\n').filter(l => !l.includes('discovery:')).slice(-15).join('\n')); t.comment(JSON.stringify(metaOf(mnt, 'net', ino))); throw err })
     t.same(meta.foundBy, ['mount'])
     t.match(meta.path, /^\/net-[0-9a-f]{12}$/)
     const entry = path.join(mnt, meta.path as string)

@@ -42,7 +42,7 @@ t.test('run files are named like systemd mount units', async t => {
   t.equal(escapePath('/tmp/nsfs-test-x/'), 'tmp-nsfs\\x2dtest\\x2dx')
   t.equal(escapePath('/a b/.c/d.e'), 'a\\x20b-.c-d.e', 'as systemd-escape --path')
   t.equal(escapePath('/.c/d'), '\\x2ec-d')
-  t.same(runFiles('/run/nsfs.d', '/run/nsfs'), { status: '/run/nsfs.d/run-nsfs.json', pid: '/run/nsfs.d/run-nsfs.pid' })
+  t.same(runFiles('/run/nsfs.d', '/run/nsfs'), { status: '/run/nsfs.d/run-nsfs.json', pid: '/run/nsfs.d/run-nsfs.pid', events: '/run/nsfs.d/run-nsfs.sock' })
 })
 
 const STATUS: DaemonStatus = {

@@ -64,7 +64,7 @@ export class Daemon {
   private engine: Engine | undefined
   private names: NameKeeper | undefined
   private readonly callers: Callers
-  private readonly handles: Handles
+  private handles: Handles | undefined
   private watchers: WatchServer | undefined
   // The whole host's discovery; the tree may show a subtree of it.
   private whole: Discovery | undefined
@@ -82,11 +82,16 @@ export class Daemon {
     this.pidStart = readTaskStart(s.procRoot, process.pid, process.pid) ?? 0
     const keyOf = (type: NsType, ino: number): NsKey | undefined => this.inos.keyOf(type, ino)
     this.callers = new Callers(keyOf, s.procRoot)
+  }
+
+  // Made once the first pass has named the daemon's own namespaces.
+  private makeHandles (): Handles {
+    const keyOf = (type: NsType, ino: number): NsKey | undefined => this.inos.keyOf(type, ino)
     const own = (type: NsType): NsKey | undefined => {
-      const link = readNsLink(`${s.procRoot}/${process.pid}/ns/${type}`)
+      const link = readNsLink(`${this.s.procRoot}/${process.pid}/ns/${type}`)
       return link === undefined ? undefined : keyOf(type, link.ino)
     }
-    this.handles = new Handles(() => this.seen(this.whole), keyOf, { pid: own('pid'), mnt: own('mnt') }, s.procRoot)
+    return new Handles(() => this.seen(this.whole), keyOf, { pid: own('pid'), mnt: own('mnt') }, this.s.procRoot)
   }
 
   // Resolves with the exit status once the daemon has stopped.
@@ -133,7 +138,7 @@ export class Daemon {
         eventBufferBytes: s.eventBufferBytes,
         log,
         onDelta: delta => this.onDelta(delta),
-        onTaskChanged: pid => this.callers.forget(pid),
+        onTaskChanged: pid => this.callers.invalidate(pid),
         onFatal: err => this.stop({ kind: 'fatal', err: new Error(`discovery failed: ${err.message}`) }),
       })
       const started = performance.now()
@@ -144,7 +149,9 @@ export class Daemon {
       }
       if (first === undefined) throw new NsfsError('EIO', 'the first discovery pass found nothing, not even our own user namespace')
       log('info', `first scan: ${first.discovery.namespaces.size} namespaces in ${(performance.now() - started).toFixed(0)} ms`)
-      const vfs = new Vfs(() => this.current, this.access(), plan => this.renamed(plan))
+      const handles = this.makeHandles()
+      this.handles = handles
+      const vfs = new Vfs(() => this.current, this.access(handles), plan => this.renamed(plan))
       this.ops = new FuseOps(vfs, log)
       this.session = await startSession(this.ops, { mountpoint: this.mountpoint, debug: s.debugFuse, log })
       void this.session.ended.then(() => this.stop({ kind: 'unmounted' }))
@@ -211,8 +218,7 @@ export class Daemon {
   }
 
   // The kernel's side of each request, wired to the current tree.
-  private access (): Access {
-    const handles = this.handles
+  private access (handles: Handles): Access {
     return {
       view: who => new View(this.seen(this.whole), this.callers.of(who.pid)),
       plain: view => handles.plain(view),
@@ -282,7 +288,7 @@ export class Daemon {
       return ev => {
         const view = ev.kind === 'died' ? then : now
         if (!view.canSee(ev.key, ev.ns)) return undefined
-        const holders = ev.kind === 'died' ? [] : this.handles.holders(ev.ns, view).map(h => holderPath(h, ev.ns.type))
+        const holders = ev.kind === 'died' || this.handles === undefined ? [] : this.handles.holders(ev.ns, view).map(h => holderPath(h, ev.ns.type))
         const r = { event: ev.kind, time, type: ev.ns.type, key: ev.key, path: ev.path, holders }
         return ev.kind === 'renamed' ? { ...r, from: ev.from } : r
       }

@@ -32,13 +32,13 @@ export class Callers {
     if (hit !== undefined && hit.until > t) return hit.caller
     const caller = this.read(tid)
     // Few threads ask at once; those gone are dropped on their way out
-    // (forget), the rest when the map grows.
+    // (invalidate), the rest when the map grows.
     if (this.known.size > 4096) this.known.clear()
     this.known.set(tid, { caller, until: t + this.ttlMs })
     return caller
   }
 
-  forget (tid: number): void {
+  invalidate (tid: number): void {
     this.known.delete(tid)
   }
 
