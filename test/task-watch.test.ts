@@ -14,6 +14,8 @@ interface Fixture {
   task: (pid: number, tid: number, start: number, ns: Record<string, number>) => void
   setNs: (pid: number, tid: number, type: string, ino: number) => void
   kill: (pid: number) => void
+  // The process exits but is not reaped: /proc/PID stays, state Z.
+  zombie: (pid: number) => void
   uptime: (seconds: number) => void
 }
 
@@ -40,6 +42,10 @@ function fixture (t: { teardown: (fn: () => void) => void }): Fixture {
       for (const [type, ino] of Object.entries(ns)) setNs(pid, tid, type, ino)
     },
     kill: pid => fs.rmSync(path.join(root, String(pid)), { recursive: true }),
+    zombie: pid => {
+      const stat = path.join(root, String(pid), 'task', String(pid), 'stat')
+      fs.writeFileSync(stat, fs.readFileSync(stat, 'utf8').replace(') S ', ') Z '))
+    },
   }
 }
 
@@ -75,6 +81,19 @@ t.test('a new process is read at once, a gone one dropped at once', async t => {
   f.kill(40)
   t.notOk(w.scan().has(ik('uts:3')))
   t.same([...w.changed], ['uts:3'], 'gone is a change')
+})
+
+t.test('an exited process not yet reaped holds nothing, though its user link still reads', async t => {
+  const f = fixture(t)
+  f.task(2, 2, 5, { uts: 1 })
+  f.task(40, 40, 500, { user: 3, uts: 1 })
+  const w = new TaskWatch(f.root)
+  t.same(holdersOf(w, 'user:3'), ['40/40'])
+  // What an exit event does; no event comes when the zombie is reaped.
+  f.zombie(40)
+  w.readProc(40)
+  t.notOk(w.scan().has(ik('user:3')), 'dropped at the exit')
+  t.same(holdersOf(w, 'uts:1'), ['2/2'])
 })
 
 t.test('a young process is re-read every scan; an old one when the sweep reaches it', async t => {

@@ -9,7 +9,7 @@
 // Without events, a scan polls: it reads the pid list, then new processes,
 // young ones (unshare(1) and its kind change namespace right after
 // starting, then exec) and a bounded slice of the others, round robin.
-import { listPids, listTids, readNsLink, readTaskStart, readUptimeTicks } from '../kernel/procfs.js'
+import { listPids, listTids, readNsLink, readTaskStat, readUptimeTicks } from '../kernel/procfs.js'
 import { inoKey, NS_TYPES, parseInoKey, type InoKey, type NsType, type TaskHolder } from '../model/namespace.js'
 import type { Found } from './found.js'
 
@@ -157,8 +157,9 @@ export class TaskWatch {
     if (tids === undefined) return undefined
     const tasks = new Map<number, Task>()
     for (const tid of tids) {
-      const start = readTaskStart(this.procRoot, pid, tid)
-      if (start === undefined) continue
+      const stat = readTaskStat(this.procRoot, pid, tid)
+      if (stat === undefined || stat.exited) continue
+      const { start } = stat
       const links: InoKey[] = []
       for (const type of NS_TYPES) {
         const link = readNsLink(`${this.procRoot}/${pid}/task/${tid}/ns/${type}`)

@@ -110,10 +110,22 @@ export function parseStartTime (stat: string): number | undefined {
 }
 
 export function readTaskStart (procRoot: string, pid: number, tid: number): number | undefined {
+  return readTaskStat(procRoot, pid, tid)?.start
+}
+
+// A task's start time, and whether it has exited: a zombie's user and pid
+// links still read (they come from its credentials and its pid), yet no
+// event comes when it is reaped, so discovery must count it gone at once.
+export function readTaskStat (procRoot: string, pid: number, tid: number): { start: number, exited: boolean } | undefined {
   const stat = readShort(`${procRoot}/${pid}/task/${tid}/stat`)
-  if (typeof stat === 'string') return parseStartTime(stat)
-  if (isGone(stat)) return undefined
-  throw new Error(`read ${procRoot}/${pid}/task/${tid}/stat: ${stat.code}`)
+  if (typeof stat !== 'string') {
+    if (isGone(stat)) return undefined
+    throw new Error(`read ${procRoot}/${pid}/task/${tid}/stat: ${stat.code}`)
+  }
+  const start = parseStartTime(stat)
+  if (start === undefined) return undefined
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)
+  return { start, exited: state === 'Z' || state === 'X' }
 }
 
 // Field 3 of /proc/PID/stat: R, S, D, Z (zombie: exited, not yet reaped)…
@@ -159,4 +171,18 @@ export function readProcessUid (procRoot: string, pid: number): number | undefin
 export const CLOCK_TICKS = 100
 export function readUptimeTicks (procRoot: string): number {
   return Math.floor(Number(fs.readFileSync(`${procRoot}/uptime`, 'latin1').split(' ')[0]) * CLOCK_TICKS)
+}
+
+// NSpid of /proc/PID/status: the pid in each pid namespace it is in,
+// outermost (ours) first; undefined when the process is gone.
+export function readNspid (procRoot: string, pid: number): number[] | undefined {
+  let text: string
+  try {
+    text = fs.readFileSync(`${procRoot}/${pid}/status`, 'latin1')
+  } catch (err) {
+    if (isGone(err)) return undefined
+    throw err
+  }
+  const line = /^NSpid:\s*(.*)$/m.exec(text)?.[1]
+  return line === undefined ? undefined : line.trim().split(/\s+/).map(Number)
 }
