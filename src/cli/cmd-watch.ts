@@ -63,7 +63,7 @@ function watch (socketPath: string, mp: string, treePath: string, json: boolean)
     const interrupted = (): void => done(0)
     process.on('SIGINT', interrupted)
     process.on('SIGTERM', interrupted)
-    socket.on('connect', () => socket.write(`${JSON.stringify({ path: treePath })}\n`))
+    socket.on('connect', () => socket.write(`${JSON.stringify({ kind: 'watch', path: treePath })}\n`))
     socket.on('error', (err: NodeJS.ErrnoException) => done(1, `cannot reach the daemon serving ${mp} (${socketPath}: ${err.code ?? err.message})`))
     socket.on('end', () => done(1, answered ? `the daemon serving ${mp} stopped` : `the daemon serving ${mp} closed the connection`))
     socket.on('data', chunk => {

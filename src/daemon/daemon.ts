@@ -18,6 +18,7 @@ import { applyDelta, changedKeys, type DiscoveryDelta } from '../model/discovery
 import { InoIndex } from '../model/ino-index.js'
 import { holderPath, nsKey, type Discovery, type NsKey, type NsType } from '../model/namespace.js'
 import { nsEvents } from '../model/ns-events.js'
+import { planImport, type ImportRequest } from '../model/import-plan.js'
 import type { RenamePlan } from '../model/overlay.js'
 import { subtreeDelta } from '../model/subtree.js'
 import { TreeBuilder } from '../model/tree.js'
@@ -31,6 +32,7 @@ import { checkFuseDevice, checkRoot, prepareMountpoint } from './preflight.js'
 import { namingSeed } from './seed.js'
 import type { Settings } from './settings.js'
 import { isAlive, readStatus, removeStale, runFiles, StatusPublisher, type DaemonStatus } from './status.js'
+import type { ImportAnswer } from './watch-protocol.js'
 import { WatchServer, type Lens } from './watch-server.js'
 
 // What the daemon is given besides its settings.
@@ -163,12 +165,15 @@ export class Daemon {
       watch = setInterval(() => {
         if (!readMountinfo().some(m => m.mountId === mountId)) this.stop({ kind: 'unmounted' })
       }, s.mountCheckMs)
-      this.watchers = await WatchServer.listen(runFiles(s.runDir, this.mountpoint).events, (pid, path) => {
-        try {
-          return vfs.resolve(path, vfs.view({ uid: 0, gid: 0, pid })).kind === 'dir'
-        } catch {
-          return false
-        }
+      this.watchers = await WatchServer.listen(runFiles(s.runDir, this.mountpoint).events, {
+        isDir: (pid, path) => {
+          try {
+            return vfs.resolve(path, vfs.view({ uid: 0, gid: 0, pid })).kind === 'dir'
+          } catch {
+            return false
+          }
+        },
+        importNames: (pid, req) => this.imported(pid, req),
       }, log)
       this.publisher.writePid(process.pid)
       this.publish()
@@ -275,6 +280,31 @@ export class Daemon {
       const seen = this.seen(this.whole)
       this.watchers.publish(nsEvents(before, this.tree, [nsKey(plan.ns)]), this.lens(seen, seen))
     }
+  }
+
+  // `nsfs names import` from process `pid`: all the names or none, durable
+  // before the answer, as a rename.
+  private imported (pid: number, req: ImportRequest): ImportAnswer {
+    const names = this.names
+    if (names === undefined || this.ops === undefined) return { ok: false, error: 'the daemon is not serving yet', code: 'EBUSY' }
+    const before = this.current
+    const view = new View(this.seen(this.whole), this.callers.of(pid))
+    let paths: readonly string[]
+    try {
+      const plan = planImport(before, names.overlay, req, key => view.isAdmin(key))
+      this.tree = names.import(before, plan.overlay)
+      paths = plan.paths
+    } catch (err) {
+      const e = err instanceof NsfsError ? err : new NsfsError('EIO', err instanceof Error ? err.message : String(err))
+      return { ok: false, error: e.message, code: e.code }
+    }
+    this.session?.notify(this.ops.invalidations({ kind: 'whole' }))
+    this.log('info', `imported ${paths.length} names at ${paths[0] ?? '?'} for pid ${pid}`)
+    if (this.watchers !== undefined && this.watchers.size > 0) {
+      const seen = this.seen(this.whole)
+      this.watchers.publish(nsEvents(before, this.tree, [req.top.key, ...req.entries.map(e => e.key)]), this.lens(seen, seen))
+    }
+    return { ok: true, paths }
   }
 
   // How each watcher's process sees the events between two trees: as it

@@ -65,4 +65,24 @@ export class NameKeeper {
     this.names = next
     return withEntryRenamed(current, plan.from, plan.name)
   }
+
+  // The names now, for planning an import against.
+  get overlay (): Overlay {
+    return this.names
+  }
+
+  // `current` rebuilt under `next` (the overlay an import planned), once it
+  // is durable. Throws (and changes nothing) when it cannot be saved.
+  import (current: Tree, next: Overlay): Tree {
+    const tree = this.builder.build(current.discovery, next)
+    const names = withPaths(next, tree)
+    try {
+      this.store.save(names)
+    } catch (err) {
+      this.log('error', `import not recorded: ${err instanceof Error ? err.message : String(err)}`)
+      throw err
+    }
+    this.names = names
+    return tree
+  }
 }

@@ -1,15 +1,23 @@
-// What passes over the socket of `nsfs watch`: the client sends one JSON
-// line naming the directory it watches; the daemon answers one line (ok or
-// an error), then one JSON line per event that caller may see.
+// What passes over the daemon's socket. `nsfs watch` sends one JSON line
+// naming the directory it watches; the daemon answers one line (ok or an
+// error), then one JSON line per event that caller may see. `nsfs names
+// import` sends the names it resolved and gets one answer line.
+import type { ErrnoCode } from '../errors.js'
+import type { ImportRequest } from '../model/import-plan.js'
 import type { NsEventKind } from '../model/ns-events.js'
 import type { NsKey, NsType } from '../model/namespace.js'
 
-export interface WatchRequest {
+export type SocketRequest =
   // A directory of the tree ('/user-…'): events at and under it.
-  readonly path: string
-}
+  | { readonly kind: 'watch', readonly path: string }
+  | { readonly kind: 'import', readonly request: ImportRequest }
 
 export type WatchAnswer = { readonly ok: true } | { readonly ok: false, readonly error: string }
+
+// Where the imported names show, or why nothing was imported.
+export type ImportAnswer =
+  | { readonly ok: true, readonly paths: readonly string[] }
+  | { readonly ok: false, readonly error: string, readonly code: ErrnoCode }
 
 export interface WatchRecord {
   readonly event: NsEventKind

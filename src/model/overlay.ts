@@ -16,6 +16,9 @@ export interface NameEntry {
   // Where it shows, from the mount root ('/web', '/user-…/db'); kept current
   // as directories above it are renamed.
   readonly path: string
+  // Given by `nsfs names import`, the one way to a name of the reserved
+  // <type>-<hex> shape: a restored namespace taking back its old default.
+  readonly imported?: boolean
 }
 
 export type Overlay = ReadonlyMap<NsKey, NameEntry>

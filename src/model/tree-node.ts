@@ -32,9 +32,10 @@ export interface Tree {
   readonly discovery: Discovery
 }
 
-// Names chosen with rename(2), by namespace; a namespace absent from it
-// shows its default name.
-export type ChosenNames = ReadonlyMap<NsKey, { readonly name: string }>
+// Names chosen with rename(2) or imported, by namespace; a namespace absent
+// from it shows its default name. Only an imported name may have the
+// reserved shape.
+export type ChosenNames = ReadonlyMap<NsKey, { readonly name: string, readonly imported?: boolean }>
 
 // Where a namespace shows: the directory of its owner, or the root when the
 // owner is outside our view.

@@ -107,21 +107,21 @@ export class TreeBuilder {
     // Every member gets its default name, renamed or not, so a rename back
     // always finds its default free.
     const named = nameDirectory(members, m => this.hashOf(m))
-    const renamed: Array<[string, string, Namespace]> = []
+    const renamed: Array<[string, string, Namespace, boolean]> = []
     const add = (name: string, dflt: string, member: Namespace): void => {
       const node = child(member, dflt)
       if (node !== undefined) entries.set(name, node)
     }
     for (const [name, member] of named) {
       if (name !== this.shortName(member)) irregular = true
-      const chosenName = chosen.get(nsKey(member))?.name
-      if (chosenName !== undefined && chosenName !== name) renamed.push([chosenName, name, member])
+      const c = chosen.get(nsKey(member))
+      if (c !== undefined && c.name !== name) renamed.push([c.name, name, member, c.imported === true])
       else add(name, name, member)
     }
     // A chosen name that is not (or no longer) usable here falls back to
     // the default: the state file may have been edited by hand.
-    for (const [name, dflt, member] of renamed) {
-      const usable = badNameReason(name) === undefined && !isReservedName(name) && name !== SELF_ENTRY && !entries.has(name) && !named.has(name)
+    for (const [name, dflt, member, imported] of renamed) {
+      const usable = badNameReason(name) === undefined && (imported || !isReservedName(name)) && name !== SELF_ENTRY && !entries.has(name) && !named.has(name)
       if (!usable) irregular = true
       add(usable ? name : dflt, dflt, member)
     }

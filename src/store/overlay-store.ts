@@ -39,23 +39,24 @@ export function parseOverlayFile (text: string): OverlayFile {
   if (!Array.isArray(names)) throw new Error('no names array')
   const out = new Map<NsKey, NameEntry>()
   names.forEach((e: unknown, i) => {
-    const { key, type, name, dir, path: p } = (typeof e === 'object' && e !== null ? e : {}) as Record<string, unknown>
+    const { key, type, name, dir, path: p, imported } = (typeof e === 'object' && e !== null ? e : {}) as Record<string, unknown>
     const bad = (why: string): never => { throw new Error(`names[${i}]: ${why}`) }
     if (!isKey(key)) return bad(`bad key ${JSON.stringify(key)}`)
     if (typeof type !== 'string' || !isNsType(type) || !key.startsWith(`${type}:`)) return bad(`type ${JSON.stringify(type)} does not match key ${key}`)
     if (typeof name !== 'string') return bad('name is not a string')
-    const why = badNameReason(name) ?? (isReservedName(name) ? 'the name has the reserved <type>-<hex> form' : undefined)
+    if (imported !== undefined && imported !== true) return bad('imported is not true')
+    const why = badNameReason(name) ?? (isReservedName(name) && imported !== true ? 'the name has the reserved <type>-<hex> form' : undefined)
     if (why !== undefined) return bad(why)
     if (!isKey(dir) || !dir.startsWith('user:')) return bad(`bad dir ${JSON.stringify(dir)}`)
     if (typeof p !== 'string') return bad('path is not a string')
     if (out.has(key)) return bad(`${key} is named twice`)
-    out.set(key, { key, type, name, dir, path: p })
+    out.set(key, imported === true ? { key, type, name, dir, path: p, imported } : { key, type, name, dir, path: p })
   })
   return { bootId, names: out }
 }
 
 export function formatOverlayFile (file: OverlayFile): string {
-  const names = [...file.names.values()].map(e => ({ name: e.name, type: e.type, key: e.key, dir: e.dir, path: e.path }))
+  const names = [...file.names.values()].map(e => ({ name: e.name, type: e.type, key: e.key, dir: e.dir, path: e.path, ...(e.imported === true ? { imported: true } : {}) }))
   return JSON.stringify({ format: FORMAT, version: VERSION, bootId: file.bootId, names }, null, 2) + '\n'
 }
 
