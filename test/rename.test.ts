@@ -108,6 +108,15 @@ t.test('mv names a namespace', { skip }, async top => {
     t.match(rows.find(r => r.name === 'box'), { type: 'uts', directory: '/tenant', path: '/tenant/box' })
   })
 
+  t.test('nsfs ls shows the chosen names', async t => {
+    const r = run(process.execPath, [CLI, 'ls', '--json', '--seed', SEED, '--state-dir', state])
+    t.equal(r.status, 0, r.stderr)
+    const records = (JSON.parse(r.stdout) as { namespaces: Array<{ path: string | null, ns: number }> }).namespaces
+    t.equal(records.find(x => x.path === '/web')?.ns, fs.statSync(`/proc/${net.pid}/ns/net`).ino, '/web is the renamed net namespace')
+    t.ok(records.some(x => x.path === '/tenant/box'), 'and a rename inside a renamed directory')
+    t.notOk(records.some(x => x.path === `/${netDefault}`), 'not under its default name')
+  })
+
   t.test('the name survives a restart of the daemon', async t => {
     t.equal(await d.stop(), 0)
     // Started for the rest of the tests, not just this one.

@@ -10,7 +10,9 @@ import { NsfsError } from '../errors.js'
 import { nsfsMountpoints } from '../kernel/mountinfo.js'
 import { readBootId, readCommand, readProcessUid } from '../kernel/procfs.js'
 import { allMetadata, METADATA_FILE, type DirMetadata, type NsMetadata } from '../model/metadata.js'
+import type { Overlay } from '../model/overlay.js'
 import { TreeBuilder } from '../model/tree.js'
+import { readOverlayFile, STATE_FILE } from '../store/overlay-store.js'
 import { lookup, type Tree } from '../model/tree-node.js'
 import { parseCommandLine, usageError, type Command } from './command.js'
 
@@ -37,7 +39,8 @@ options:
   --tree         print the tree, one namespace per line, indented
   --seed HEX     the seed the daemon was started with (default: derived from
                  the boot id under the secret in --state-dir)
-  --state-dir DIR  the daemon's state directory (default ${DEFAULTS.stateDir})
+  --state-dir DIR  the daemon's state directory (default ${DEFAULTS.stateDir}),
+                 whose name table gives the names chosen with mv
   -h, --help     show this text
 
 exit status: 0 on success, 1 on any error (e.g. PATH not in the tree), 2 on bad usage.
@@ -58,8 +61,10 @@ exit status: 0 on success, 1 on any error (e.g. PATH not in the tree), 2 on bad 
     const treePath = toTreePath(arg, mounts)
     let records: NsMetadata[]
     if (process.geteuid?.() === 0) {
-      const seed = namingSeed({ seedHex: values.seed, stateDir: values['state-dir'] ?? DEFAULTS.stateDir, bootId: readBootId(PROC) })
-      records = select(new TreeBuilder(seed).build(kernelDiscoverer({ procRoot: PROC, pid: process.pid }).run()), treePath)
+      const stateDir = values['state-dir'] ?? DEFAULTS.stateDir
+      const bootId = readBootId(PROC)
+      const seed = namingSeed({ seedHex: values.seed, stateDir, bootId })
+      records = select(new TreeBuilder(seed).build(kernelDiscoverer({ procRoot: PROC, pid: process.pid }).run(), chosenNames(stateDir, bootId)), treePath)
     } else {
       // Not root: what the mount shows this caller, nothing more.
       const mp = mounts.find(m => arg === m || arg.startsWith(`${m}/`)) ?? mounts.find(m => m === DEFAULTS.mountpoint) ?? mounts[0]
@@ -75,6 +80,19 @@ exit status: 0 on success, 1 on any error (e.g. PATH not in the tree), 2 on bad 
     process.stdout.write(values.json === true ? asJson(rows) : values.tree === true ? asTree(rows) : asTable(rows))
     return 0
   },
+}
+
+// The names given with mv (or imported), as the daemon keeps them: a rename
+// is saved before it is answered, so the file is current.
+function chosenNames (stateDir: string, bootId: string): Overlay {
+  const file = path.join(stateDir, STATE_FILE)
+  try {
+    const table = readOverlayFile(file)
+    return table?.bootId === bootId ? table.names : new Map()
+  } catch (err) {
+    process.stderr.write(`nsfs: warning: default names only: cannot read the name table ${file}: ${err instanceof Error ? err.message : String(err)}\n`)
+    return new Map()
+  }
 }
 
 // A PATH inside a mounted tree, or relative to the tree's root, as a tree
