@@ -9,6 +9,9 @@ import { kernelDiscoverer } from '../discover/pipeline.js'
 import { NsfsError } from '../errors.js'
 import { nsfsMountpoints } from '../kernel/mountinfo.js'
 import { readBootId, readCommand, readProcessUid } from '../kernel/procfs.js'
+import { ContainerFinder } from '../containers/container-finder.js'
+import type { ContainerRef, ContainerSet } from '../model/containers.js'
+import { InoIndex } from '../model/ino-index.js'
 import { allMetadata, METADATA_FILE, type DirMetadata, type NsMetadata } from '../model/metadata.js'
 import type { Overlay } from '../model/overlay.js'
 import { TreeBuilder } from '../model/tree.js'
@@ -32,7 +35,9 @@ nsfs tree (e.g. /run/nsfs/user-…/net-…) or a path relative to the tree's roo
   NPROCS  processes in it                      task, thread, fd, mount,
   PID     lowest pid in it (or holding it)     parent, listns
   USER    owner of that pid                  PATH   its path in the tree (-: not shown)
-  COMMAND that pid's command line
+  COMMAND that pid's command line            CONTAINER  the running containers whose
+                                               init is in it (their names under
+                                               MOUNT/containers; 3, then +N)
 
 options:
   --json         print {"namespaces": [...]} with every metadata field
@@ -64,7 +69,11 @@ exit status: 0 on success, 1 on any error (e.g. PATH not in the tree), 2 on bad 
       const stateDir = values['state-dir'] ?? DEFAULTS.stateDir
       const bootId = readBootId(PROC)
       const seed = namingSeed({ seedHex: values.seed, stateDir, bootId })
-      records = select(new TreeBuilder(seed).build(kernelDiscoverer({ procRoot: PROC, pid: process.pid }).run(), chosenNames(stateDir, bootId)), treePath)
+      const discovery = kernelDiscoverer({ procRoot: PROC, pid: process.pid }).run()
+      const inos = new InoIndex()
+      inos.apply(undefined, { ...discovery, upserted: [...discovery.namespaces.values()], removed: [] })
+      const { containers } = new ContainerFinder(PROC).find(discovery, (type, ino) => inos.keyOf(type, ino))
+      records = select(new TreeBuilder(seed).build(discovery, chosenNames(stateDir, bootId)), treePath, containers)
     } else {
       // Not root: what the mount shows this caller, nothing more.
       const mp = mounts.find(m => arg === m || arg.startsWith(`${m}/`)) ?? mounts.find(m => m === DEFAULTS.mountpoint) ?? mounts[0]
@@ -108,9 +117,9 @@ export function toTreePath (arg: string, mountpoints: readonly string[]): string
 
 // The namespaces at and under `treePath`: one entry, or a directory's whole
 // subtree (including the namespaces it leaves out for want of a handle).
-export function select (tree: Tree, treePath: string): NsMetadata[] {
+export function select (tree: Tree, treePath: string, containers?: ContainerSet): NsMetadata[] {
   if (lookup(tree, treePath) === undefined) throw new NsfsError('ENOENT', 'no such namespace in the tree', { path: treePath })
-  return selectRecords(allMetadata(tree), treePath)
+  return selectRecords(allMetadata(tree, undefined, containers), treePath)
 }
 
 export function selectRecords (all: readonly NsMetadata[], treePath: string): NsMetadata[] {
@@ -195,14 +204,22 @@ function asJson (rows: readonly Row[]): string {
 }
 
 function asTable (rows: readonly Row[]): string {
-  const head = ['NS', 'TYPE', 'NPROCS', 'PID', 'USER', 'NAME', 'FOUND', 'PATH', 'COMMAND']
+  const head = ['NS', 'TYPE', 'NPROCS', 'PID', 'USER', 'NAME', 'CONTAINER', 'FOUND', 'PATH', 'COMMAND']
   const cells = rows.map(r => [
     String(r.ns), r.type, String(r.nprocs), r.pid === null ? '-' : String(r.pid), r.user ?? '-',
-    r.netns.length > 0 ? r.netns.join(',') : '-', r.foundBy.join(','), r.path ?? '-', r.command ?? '-',
+    r.netns.length > 0 ? r.netns.join(',') : '-', containerCell(r.containers), r.foundBy.join(','), r.path ?? '-', r.command ?? '-',
   ])
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map(c => (c[i] ?? '').length)))
   const line = (c: string[]): string => c.map((s, i) => i === c.length - 1 ? s : s.padEnd(widths[i] ?? 0)).join(' ').trimEnd()
   return `${[head, ...cells].map(line).join('\n')}\n`
+}
+
+// A container by its directory's name; a namespace every container shares
+// (the host's cgroup or time namespace) names three and counts the rest.
+function containerCell (refs: readonly ContainerRef[] | undefined): string {
+  if (refs === undefined || refs.length === 0) return '-'
+  const names = refs.map(c => c.path.slice(c.path.lastIndexOf('/') + 1))
+  return names.length <= 3 ? names.join(',') : `${names.slice(0, 3).join(',')},+${names.length - 3}`
 }
 
 function asTree (rows: readonly Row[]): string {

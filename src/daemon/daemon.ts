@@ -3,6 +3,7 @@
 // config file and rescans; an unmount from outside (umount(8)) stops it too.
 // A signal only settles a promise: the work happens on the loop, between
 // requests.
+import { ContainerFinder } from '../containers/container-finder.js'
 import { Engine } from '../discover/engine.js'
 import { kernelDiscoverer } from '../discover/pipeline.js'
 import { NsfsError } from '../errors.js'
@@ -14,6 +15,7 @@ import { readMountinfo } from '../kernel/mountinfo.js'
 import { readBootId, readNsLink, readTaskStart } from '../kernel/procfs.js'
 import type { Level, Logger } from '../log.js'
 import { View } from '../model/access.js'
+import { NO_CONTAINERS, type ContainerSet } from '../model/containers.js'
 import { applyDelta, changedKeys, type DiscoveryDelta } from '../model/discovery-delta.js'
 import { InoIndex } from '../model/ino-index.js'
 import { holderPath, nsKey, type Discovery, type NsKey, type NsType } from '../model/namespace.js'
@@ -75,6 +77,10 @@ export class Daemon {
   private rootIno: { dev: number, ino: number } | undefined
   private rootKey: NsKey | undefined
   private readonly log: Logger
+  private readonly finder: ContainerFinder
+  private containers: ContainerSet = NO_CONTAINERS
+  // Set while young processes may yet turn out to be a container's init.
+  private containerRetry: NodeJS.Timeout | undefined
 
   private constructor (private readonly s: Settings, private readonly io: DaemonIo, private readonly mountpoint: string) {
     this.log = io.log
@@ -84,6 +90,7 @@ export class Daemon {
     this.pidStart = readTaskStart(s.procRoot, process.pid, process.pid) ?? 0
     const keyOf = (type: NsType, ino: number): NsKey | undefined => this.inos.keyOf(type, ino)
     this.callers = new Callers(keyOf, s.procRoot)
+    this.finder = new ContainerFinder(s.procRoot)
   }
 
   // Made once the first pass has named the daemon's own namespaces.
@@ -153,7 +160,7 @@ export class Daemon {
       log('info', `first scan: ${first.discovery.namespaces.size} namespaces in ${(performance.now() - started).toFixed(0)} ms`)
       const handles = this.makeHandles()
       this.handles = handles
-      const vfs = new Vfs(() => this.current, this.access(handles), plan => this.renamed(plan))
+      const vfs = new Vfs(() => this.current, this.access(handles), plan => this.renamed(plan), () => this.containers)
       this.ops = new FuseOps(vfs, log)
       this.session = await startSession(this.ops, { mountpoint: this.mountpoint, debug: s.debugFuse, log })
       void this.session.ended.then(() => this.stop({ kind: 'unmounted' }))
@@ -198,6 +205,7 @@ export class Daemon {
       code = 1
     } finally {
       if (watch !== undefined) clearInterval(watch)
+      clearTimeout(this.containerRetry)
       this.watchers?.close()
       process.off('SIGHUP', onSighup)
       process.off('SIGINT', onSigint)
@@ -258,6 +266,7 @@ export class Daemon {
       // of the tree have to drop.
       const { tree, change } = names.update(d, before === undefined ? undefined : { tree: before, changed: changedKeys(delta) })
       this.tree = tree
+      this.findContainers()
       if (this.ops !== undefined) this.session?.notify(this.ops.invalidations(change))
       if (before !== undefined && this.watchers !== undefined && this.watchers.size > 0) {
         this.watchers.publish(nsEvents(before, tree, changedKeys(delta)), this.lens(this.seen(wholeBefore), this.seen(whole)))
@@ -268,6 +277,22 @@ export class Daemon {
       this.publish()
     } catch (err) {
       this.log('error', `cannot build the tree from a discovery pass: ${err instanceof Error ? err.message : String(err)}`)
+    }
+  }
+
+  // The running containers of the host, after each discovery pass and
+  // while a young process may still join one.
+  private findContainers (): void {
+    clearTimeout(this.containerRetry)
+    this.containerRetry = undefined
+    const whole = this.whole
+    if (whole === undefined) return
+    try {
+      const { containers, retryInMs } = this.finder.find(whole, (type, ino) => this.inos.keyOf(type, ino))
+      this.containers = containers
+      if (retryInMs !== undefined) this.containerRetry = setTimeout(() => this.findContainers(), retryInMs).unref()
+    } catch (err) {
+      this.log('warn', `cannot find the containers: ${err instanceof Error ? err.message : String(err)}`)
     }
   }
 

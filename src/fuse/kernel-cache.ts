@@ -61,6 +61,9 @@ export class KernelCache {
 
   // One name the kernel may keep in directory node `parentId`.
   private check (parentId: bigint, name: string, child: KnownNode, out: Buffer[]): void {
+    // Containers and their links are never kept by the kernel (their entry
+    // time is 0), and their node lives on through tree changes.
+    if (child.identity.startsWith('c:')) return
     const dir = parentId === ROOT_ID || this.nodes.get(parentId) !== undefined ? this.nodeOf(parentId) : undefined
     if (dir?.kind !== 'dir') return this.unname(parentId, name, child, out)
     if (name === METADATA_FILE) return

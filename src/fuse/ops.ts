@@ -8,7 +8,7 @@ import type { Logger } from '../log.js'
 import type { View } from '../model/access.js'
 import type { TreeChange } from '../model/tree-change.js'
 import { HandleTable } from '../vfs/handle-table.js'
-import { S_IFDIR, type Attr, type Entry, type Requester, type Vfs } from '../vfs/vfs.js'
+import { isDir, S_IFDIR, type Attr, type DirEntry as VfsDirEntry, type Entry, type Requester, type Vfs } from '../vfs/vfs.js'
 import { KernelCache } from './kernel-cache.js'
 import { NodeTable, ROOT_ID } from './inodes.js'
 import {
@@ -183,9 +183,9 @@ export class FuseOps {
     return this.vfs.resolve(this.pathOf(id), view, id === ROOT_ID ? undefined : known.identity as Entry['identity'])
   }
 
-  private dirEntry (id: bigint, view: View): Entry & { kind: 'dir' } {
+  private dirEntry (id: bigint, view: View): VfsDirEntry {
     const entry = this.entry(id, view)
-    if (entry.kind !== 'dir') throw new NsfsError('ENOTDIR', 'not a user namespace directory', { path: entry.path })
+    if (!isDir(entry)) throw new NsfsError('ENOTDIR', 'not a directory', { path: entry.path })
     return entry
   }
 
@@ -200,7 +200,7 @@ export class FuseOps {
   // The attributes as the kernel gets them, noting what they were made of.
   private attrOf (id: bigint, entry: Entry): FuseAttr {
     const a: Attr = this.vfs.attr(entry)
-    if (entry.kind !== 'meta') this.cache.answered(id, entry.node)
+    if (entry.kind === 'dir' || entry.kind === 'link') this.cache.answered(id, entry.node)
     return { ino: id, size: a.size, mode: a.mode, nlink: a.nlink, uid: a.uid, gid: a.gid, timeMs: a.timeMs }
   }
 

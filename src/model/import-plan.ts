@@ -3,6 +3,7 @@
 // nothing: any name that cannot go where the export had it refuses the
 // whole import, and the overlay is left as it was.
 import { NsfsError } from '../errors.js'
+import { CONTAINERS_DIR } from './containers.js'
 import { METADATA_FILE } from './metadata.js'
 import { nsKey, type NsKey } from './namespace.js'
 import { badNameReason, isReservedName } from './name-rules.js'
@@ -109,7 +110,8 @@ export function planImport (tree: Tree, overlay: Overlay, req: ImportRequest, is
     for (const m of list) {
       const why = badNameReason(m.name) ??
         (m.name === SELF_ENTRY ? `'${SELF_ENTRY}' is reserved for the directory's own handle` : undefined) ??
-        (m.name === METADATA_FILE ? 'the directory\'s metadata file has that name' : undefined)
+        (m.name === METADATA_FILE ? 'the directory\'s metadata file has that name' : undefined) ??
+        (m.to === `/${CONTAINERS_DIR}` ? 'the directory of containers has that name' : undefined)
       if (why !== undefined) throw new NsfsError('EINVAL', why, { path: m.to })
       if (taken.has(m.name)) throw new NsfsError('EEXIST', `${m.to} exists (restored twice? import --as NAME gives the top another name)`)
       taken.add(m.name)

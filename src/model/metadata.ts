@@ -2,6 +2,7 @@
 // that `nsfs ls --json` prints and the hidden `.nsfs.json` of every
 // directory serves. Derived from a tree alone, so it agrees with what the
 // tree shows.
+import { NO_CONTAINERS, type ContainerRef, type ContainerSet } from './containers.js'
 import { holderPath, nsKey, type Holder, type Namespace, type NsKey, type NsType } from './namespace.js'
 import { SELF_ENTRY, type DirNode, type Tree } from './tree-node.js'
 
@@ -38,6 +39,8 @@ export interface NsMetadata {
   foundBy: FoundBy[]
   // Names `ip netns add` gave it (bind mounts at /run/netns/NAME).
   netns: string[]
+  // The running containers whose init is in it.
+  containers: ContainerRef[]
 }
 
 // The hidden file in every directory that lists its entries' metadata.
@@ -139,7 +142,7 @@ const everything: Selection = (_key, ns) => ns.holders
 
 // The record of `ns`, with `holders` in place of its own (what the reader
 // may know of them).
-export function nsMetadata (tree: Tree, ns: Namespace, holders: readonly Holder[] = ns.holders): NsMetadata {
+export function nsMetadata (tree: Tree, ns: Namespace, holders: readonly Holder[] = ns.holders, containers: ContainerSet = NO_CONTAINERS): NsMetadata {
   const { paths } = indexOf(tree)
   const key = nsKey(ns)
   const netns = new Set<string>()
@@ -166,12 +169,13 @@ export function nsMetadata (tree: Tree, ns: Namespace, holders: readonly Holder[
     holders: holders.map(h => holderMeta(h, ns.type)),
     foundBy: foundBy(ns),
     netns: [...netns],
+    containers: [...containers.of(key)],
   }
 }
 
 // The metadata of one directory (by its tree path), or undefined when the
 // path is not a directory of the tree.
-export function dirMetadata (tree: Tree, dirPath: string, select: Selection = everything): DirMetadata | undefined {
+export function dirMetadata (tree: Tree, dirPath: string, select: Selection = everything, containers: ContainerSet = NO_CONTAINERS): DirMetadata | undefined {
   const { dirAt, members } = indexOf(tree)
   const normal = dirPath === '' ? '/' : dirPath
   const keys = members.get(normal)
@@ -179,23 +183,23 @@ export function dirMetadata (tree: Tree, dirPath: string, select: Selection = ev
   if (keys === undefined || dir === undefined) return undefined
   const own = select(nsKey(dir.ns), dir.ns)
   return {
-    directory: own === undefined ? null : nsMetadata(tree, dir.ns, own),
-    entries: selected(tree, keys, select),
+    directory: own === undefined ? null : nsMetadata(tree, dir.ns, own, containers),
+    entries: selected(tree, keys, select, containers),
   }
 }
 
-function selected (tree: Tree, keys: Iterable<NsKey>, select: Selection): NsMetadata[] {
+function selected (tree: Tree, keys: Iterable<NsKey>, select: Selection, containers: ContainerSet): NsMetadata[] {
   const out: NsMetadata[] = []
   for (const k of keys) {
     const ns = tree.discovery.namespaces.get(k)
     const holders = ns === undefined ? undefined : select(k, ns)
-    if (ns !== undefined && holders !== undefined) out.push(nsMetadata(tree, ns, holders))
+    if (ns !== undefined && holders !== undefined) out.push(nsMetadata(tree, ns, holders, containers))
   }
   return out
 }
 
 // Every namespace of the tree, in tree order, then those it leaves out.
-export function allMetadata (tree: Tree, select: Selection = everything): NsMetadata[] {
+export function allMetadata (tree: Tree, select: Selection = everything, containers: ContainerSet = NO_CONTAINERS): NsMetadata[] {
   const { members } = indexOf(tree)
-  return [...selected(tree, [nsKey(tree.root.ns)], select), ...[...members.values()].flatMap(keys => selected(tree, keys, select))]
+  return [...selected(tree, [nsKey(tree.root.ns)], select, containers), ...[...members.values()].flatMap(keys => selected(tree, keys, select, containers))]
 }

@@ -2,6 +2,7 @@
 // renamed namespaces are in it; it is planned and changed here without I/O
 // (src/store keeps it on disk).
 import { NsfsError } from '../errors.js'
+import { CONTAINERS_DIR } from './containers.js'
 import { METADATA_FILE } from './metadata.js'
 import { nsKey, type Namespace, type NsKey, type NsType } from './namespace.js'
 import { checkName, isReservedName } from './name-rules.js'
@@ -52,6 +53,7 @@ export function planRename (tree: Tree, src: string, dest: string): RenamePlan {
   if (destName === SELF_ENTRY) throw new NsfsError('EPERM', `'${SELF_ENTRY}' is reserved for the directory's own handle`, { path: dest })
   // The metadata file is in every directory, outside the tree.
   if (destName === METADATA_FILE) throw new NsfsError('EEXIST', 'the directory\'s metadata file has that name', { path: dest })
+  if (dest === `/${CONTAINERS_DIR}`) throw new NsfsError('EEXIST', 'the directory of containers has that name', { path: dest })
   checkName(destName, dest)
   if (destName === srcName) return { kind: 'none' }
   const dir = lookup(tree, srcDir) as DirNode

@@ -2,6 +2,7 @@
 // rename(2), built whole or patched from the last one (tree-patch.ts). Never
 // changed once made: an update makes a new tree sharing what did not change.
 import { nsKey, type Discovery, type Namespace, type NsKey } from './namespace.js'
+import { CONTAINERS_DIR } from './containers.js'
 import { defaultName, HashBook, nameDirectory } from './names.js'
 import { badNameReason, isReservedName } from './name-rules.js'
 import { CycleError, patchTree, type PatchContext, type TreePatch } from './tree-patch.js'
@@ -21,6 +22,8 @@ export class TreeBuilder {
   // Namespaces shown at the root only because their owner is not in the
   // discovery, by that owner: should it appear, they move into its directory.
   private displaced = new Map<NsKey, Set<NsKey>>()
+  // The root's user namespace, whose directory keeps `containers` free.
+  private root: NsKey | undefined
 
   // What a patch may use of this builder.
   private readonly context: PatchContext = {
@@ -39,6 +42,7 @@ export class TreeBuilder {
 
   build (discovery: Discovery, chosen: ChosenNames = new Map()): Tree {
     const { namespaces, root } = discovery
+    this.root = root
     const rootNs = namespaces.get(root)
     if (rootNs === undefined) throw new Error(`root user namespace ${root} missing from discovery`)
 
@@ -121,7 +125,8 @@ export class TreeBuilder {
     // A chosen name that is not (or no longer) usable here falls back to
     // the default: the state file may have been edited by hand.
     for (const [name, dflt, member, imported] of renamed) {
-      const usable = badNameReason(name) === undefined && (imported || !isReservedName(name)) && name !== SELF_ENTRY && !entries.has(name) && !named.has(name)
+      const usable = badNameReason(name) === undefined && (imported || !isReservedName(name)) && name !== SELF_ENTRY &&
+        !(key === this.root && name === CONTAINERS_DIR) && !entries.has(name) && !named.has(name)
       if (!usable) irregular = true
       add(usable ? name : dflt, dflt, member)
     }

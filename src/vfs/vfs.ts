@@ -4,8 +4,9 @@
 // into a typed entry. No FUSE and no root needed to test it.
 import { NsfsError } from '../errors.js'
 import type { View } from '../model/access.js'
-import { METADATA_FILE } from '../model/metadata.js'
-import { holderPath, nsKey, type Holder, type Namespace, type NsKey } from '../model/namespace.js'
+import { CONTAINERS_DIR, CONTAINER_LINKS, NO_CONTAINERS, type Container, type ContainerSet } from '../model/containers.js'
+import { METADATA_FILE, pathOf } from '../model/metadata.js'
+import { holderPath, isNsType, nsKey, type Holder, type Namespace, type NsKey, type NsType } from '../model/namespace.js'
 import { planRename, type RenamePlan } from '../model/overlay.js'
 import { lookup, SELF_ENTRY, type DirNode, type LinkNode, type Node, type Tree } from '../model/tree-node.js'
 import { HandleTable } from './handle-table.js'
@@ -24,13 +25,25 @@ export interface Requester {
 }
 
 // What a node stands for, whatever its name: a namespace's directory, a
-// namespace's handle, a directory's metadata file.
-export type Identity = `d:${NsKey}` | `l:${NsKey}` | `m:${NsKey}`
+// namespace's handle, a directory's metadata file; `c:…` the containers
+// directory, a container's directory and its links.
+export type Identity = `d:${NsKey}` | `l:${NsKey}` | `m:${NsKey}` | `c:${string}`
 
 export type Entry =
   | { readonly kind: 'dir', readonly identity: Identity, readonly path: string, readonly node: DirNode }
   | { readonly kind: 'link', readonly identity: Identity, readonly path: string, readonly node: LinkNode }
   | { readonly kind: 'meta', readonly identity: Identity, readonly path: string, readonly dir: DirNode }
+  | { readonly kind: 'containers', readonly identity: Identity, readonly path: string }
+  | { readonly kind: 'container', readonly identity: Identity, readonly path: string, readonly container: Container }
+  | { readonly kind: 'container-link', readonly identity: Identity, readonly path: string, readonly container: Container, readonly type: NsType, readonly target: string }
+
+// The entries that list: a user namespace's directory, /containers and a
+// container's directory.
+export type DirEntry = Entry & { readonly kind: 'dir' | 'containers' | 'container' }
+
+export function isDir (entry: Entry): entry is DirEntry {
+  return entry.kind === 'dir' || entry.kind === 'containers' || entry.kind === 'container'
+}
 
 export interface Attr {
   mode: number
@@ -106,6 +119,13 @@ function join (dir: string, name: string): string {
   return dir === '/' ? `/${name}` : `${dir}/${name}`
 }
 
+const CONTAINERS_PATH = `/${CONTAINERS_DIR}`
+const CONTAINERS_IDENTITY: Identity = 'c:'
+
+function containerIdentity (c: Container, type?: NsType): Identity {
+  return type === undefined ? `c:${c.engine}:${c.id}` : `c:${c.engine}:${c.id}:${type}`
+}
+
 export class Vfs {
   private readonly files = new HandleTable<Buffer>()
 
@@ -113,6 +133,7 @@ export class Vfs {
     private readonly tree: () => Tree,
     private readonly access: Access,
     private readonly recordRename: RenameRecorder = () => { throw new NsfsError('EROFS', 'renaming is not enabled') },
+    private readonly containers: () => ContainerSet = () => NO_CONTAINERS,
   ) {}
 
   view (who: Requester): View {
@@ -126,7 +147,7 @@ export class Vfs {
     let entry: Entry = { kind: 'dir', identity: identityOf(root), path: '/', node: root }
     for (const part of path.split('/')) {
       if (part === '') continue
-      if (entry.kind !== 'dir') throw noEntry(path)
+      if (!isDir(entry)) throw noEntry(path)
       entry = this.child(entry, part, view)
     }
     if (expect !== undefined && entry.identity !== expect) throw noEntry(path)
@@ -134,12 +155,45 @@ export class Vfs {
   }
 
   // The entry `name` in directory `dir`, as `view` may see it.
-  child (dir: Entry & { kind: 'dir' }, name: string, view: View): Entry {
+  child (dir: DirEntry, name: string, view: View): Entry {
     const path = join(dir.path, name)
-    if (name === METADATA_FILE) return { kind: 'meta', identity: identity('m', dir.node.ns), path, dir: dir.node }
-    const node = dir.node.entries.get(name)
-    if (node === undefined || !this.shows(node, view)) throw noEntry(path)
-    return this.entryOf(node, path)
+    switch (dir.kind) {
+      case 'dir': {
+        if (name === METADATA_FILE) return { kind: 'meta', identity: identity('m', dir.node.ns), path, dir: dir.node }
+        if (path === CONTAINERS_PATH) return { kind: 'containers', identity: CONTAINERS_IDENTITY, path }
+        const node = dir.node.entries.get(name)
+        if (node === undefined || !this.shows(node, view)) throw noEntry(path)
+        return this.entryOf(node, path)
+      }
+      case 'containers': {
+        const c = this.containers().byName.get(name)
+        if (c === undefined || this.linksOf(c, path, view).length === 0) throw new NsfsError('ENOENT', 'no such running container', { path })
+        return { kind: 'container', identity: containerIdentity(c), path, container: c }
+      }
+      case 'container': {
+        const link = isNsType(name) ? this.linksOf(dir.container, dir.path, view).find(l => l.type === name) : undefined
+        if (link === undefined) throw new NsfsError('ENOENT', 'the container\'s init is in no namespace of that type you may see', { path })
+        return link
+      }
+    }
+  }
+
+  // The links of a container's directory at `dirPath` that `view` sees:
+  // one per namespace of its init that the tree shows and the view may
+  // see, each relative to the namespace's place in the tree.
+  private linksOf (c: Container, dirPath: string, view: View): Array<Entry & { kind: 'container-link' }> {
+    const tree = this.tree()
+    const out: Array<Entry & { kind: 'container-link' }> = []
+    for (const type of CONTAINER_LINKS) {
+      const key = c.namespaces.get(type)
+      const ns = key === undefined ? undefined : tree.discovery.namespaces.get(key)
+      const at = key === undefined ? undefined : pathOf(tree, key)
+      if (key === undefined || ns === undefined || at === undefined || !view.canSee(key, ns)) continue
+      // A user namespace opens through its directory's own handle.
+      const entry = type === 'user' ? join(at, SELF_ENTRY) : at
+      out.push({ kind: 'container-link', identity: containerIdentity(c, type), path: join(dirPath, type), container: c, type, target: `../..${entry}` })
+    }
+    return out
   }
 
   private entryOf (node: Node, path: string): Entry {
@@ -157,12 +211,25 @@ export class Vfs {
   // Whether `entry` still stands where it was found (a listing outlives
   // the tree it was made from).
   stands (entry: Entry): boolean {
-    if (entry.kind !== 'meta') {
-      const now = this.nodeAt(entry.path)
-      return now !== undefined && identityOf(now) === entry.identity
+    switch (entry.kind) {
+      case 'dir':
+      case 'link': {
+        const now = this.nodeAt(entry.path)
+        return now !== undefined && identityOf(now) === entry.identity
+      }
+      case 'meta': {
+        const dir = this.nodeAt(entry.path.slice(0, -METADATA_FILE.length - 1) || '/')
+        return dir?.kind === 'dir' && identity('m', dir.ns) === entry.identity
+      }
+      case 'containers':
+        return true
+      case 'container':
+      case 'container-link': {
+        const name = entry.path.split('/')[2] ?? ''
+        const c = this.containers().byName.get(name)
+        return c !== undefined && containerIdentity(c) === containerIdentity(entry.container)
+      }
     }
-    const dir = this.nodeAt(entry.path.slice(0, -METADATA_FILE.length - 1) || '/')
-    return dir?.kind === 'dir' && identity('m', dir.ns) === entry.identity
   }
 
   get rootIdentity (): Identity {
@@ -189,6 +256,12 @@ export class Vfs {
       }
       case 'meta':
         return { mode: S_IFREG | 0o444, uid: entry.dir.ns.ownerUid ?? 0, gid: 0, size: lastRenderedSize(entry.path.slice(0, -METADATA_FILE.length - 1) || '/'), nlink: 1, timeMs: entry.dir.firstSeen }
+      case 'containers':
+        return { mode: S_IFDIR | 0o555, uid: 0, gid: 0, size: 0, nlink: 1, timeMs: this.tree().root.firstSeen }
+      case 'container':
+        return { mode: S_IFDIR | 0o555, uid: 0, gid: 0, size: 0, nlink: 1, timeMs: entry.container.firstSeen }
+      case 'container-link':
+        return { mode: S_IFLNK | 0o777, uid: 0, gid: 0, size: Buffer.byteLength(entry.target), nlink: 1, timeMs: entry.container.firstSeen }
     }
   }
 
@@ -201,20 +274,42 @@ export class Vfs {
         const name = entry.path.slice(entry.path.lastIndexOf('/') + 1)
         return { entry: name === entry.node.defaultName && name !== SELF_ENTRY ? CACHE_SECONDS : 0, attr: CACHE_SECONDS }
       }
+      // Names anyone could guess, that come and go with no notice to the
+      // kernel: asked every time.
+      case 'containers':
+      case 'container':
+      case 'container-link':
+        return { entry: 0, attr: 0 }
     }
   }
 
-  // What `view` sees in a directory, in tree order, the metadata file last.
-  list (dir: Entry & { kind: 'dir' }, view: View): Array<{ name: string, entry: Entry }> {
+  // What `view` sees in a directory: in tree order, at the root then
+  // `containers`, the metadata file last.
+  list (dir: DirEntry, view: View): Array<{ name: string, entry: Entry }> {
     const out: Array<{ name: string, entry: Entry }> = []
-    for (const [name, node] of dir.node.entries) {
-      if (this.shows(node, view)) out.push({ name, entry: this.entryOf(node, join(dir.path, name)) })
+    switch (dir.kind) {
+      case 'dir':
+        for (const [name, node] of dir.node.entries) {
+          if (this.shows(node, view)) out.push({ name, entry: this.entryOf(node, join(dir.path, name)) })
+        }
+        if (dir.path === '/') out.push({ name: CONTAINERS_DIR, entry: { kind: 'containers', identity: CONTAINERS_IDENTITY, path: CONTAINERS_PATH } })
+        out.push({ name: METADATA_FILE, entry: { kind: 'meta', identity: identity('m', dir.node.ns), path: join(dir.path, METADATA_FILE), dir: dir.node } })
+        break
+      case 'containers':
+        for (const [name, c] of this.containers().byName) {
+          const path = join(dir.path, name)
+          if (this.linksOf(c, path, view).length > 0) out.push({ name, entry: { kind: 'container', identity: containerIdentity(c), path, container: c } })
+        }
+        break
+      case 'container':
+        for (const link of this.linksOf(dir.container, dir.path, view)) out.push({ name: link.type, entry: link })
+        break
     }
-    out.push({ name: METADATA_FILE, entry: { kind: 'meta', identity: identity('m', dir.node.ns), path: join(dir.path, METADATA_FILE), dir: dir.node } })
     return out
   }
 
   readlink (entry: Entry, view: View): string {
+    if (entry.kind === 'container-link') return entry.target
     if (entry.kind !== 'link') throw new NsfsError('EINVAL', 'not a namespace handle', { path: entry.path })
     const target = this.access.target(entry.node.ns, view)
     if (target === undefined) throw new NsfsError('ENOENT', 'no live holder of this namespace is yours to open', { path: entry.path })
@@ -224,14 +319,14 @@ export class Vfs {
   // Opens a metadata file: its content is fixed here for the life of the
   // handle, as `view` may know it. Answers the handle number.
   open (entry: Entry, flags: number, view: View): number {
-    if (entry.kind !== 'meta') throw new NsfsError(entry.kind === 'dir' ? 'EISDIR' : 'EINVAL', 'only metadata files can be opened here', { path: entry.path })
+    if (entry.kind !== 'meta') throw new NsfsError(isDir(entry) ? 'EISDIR' : 'EINVAL', 'only metadata files can be opened here', { path: entry.path })
     // O_WRONLY or O_RDWR: root passes the mode check, the content is still fixed.
     if ((flags & 3) !== 0) throw new NsfsError('EROFS', 'metadata files are read-only', { path: entry.path })
     const dirPath = entry.path.slice(0, -METADATA_FILE.length - 1) || '/'
     const select = this.access.plain(view)
       ? undefined
       : (key: NsKey, ns: Namespace) => view.canSee(key, ns) ? this.access.holders(ns, view) : undefined
-    const meta = renderMetadata(this.tree(), dirPath, select)
+    const meta = renderMetadata(this.tree(), dirPath, this.containers(), select)
     if (meta === undefined) throw new NsfsError('ENOENT', 'no such user namespace directory', { path: entry.path })
     return this.files.add(meta)
   }
@@ -257,6 +352,10 @@ export class Vfs {
   // namespace may give it.
   rename (src: string, dest: string, view: View): void {
     const from = this.resolve(src, view)
+    if (from.kind === 'containers' || from.kind === 'container' || from.kind === 'container-link') {
+      throw new NsfsError('EPERM', 'containers are named by their engine (rename the container there)', { path: src })
+    }
+    if (dest === CONTAINERS_PATH) throw new NsfsError('EEXIST', 'the directory of containers has that name', { path: dest })
     const dir = this.resolve(src.slice(0, src.lastIndexOf('/')) || '/', view)
     if (dir.kind === 'dir' && !view.isAdmin(nsKey(dir.node.ns))) {
       throw new NsfsError('EACCES', 'renaming needs CAP_SYS_ADMIN in the user namespace that owns the directory', { path: src })
