@@ -78,7 +78,7 @@ t.test('--userns mounts one user namespace\'s subtree as the root', { skip }, as
   const other = await startHolder(t, ['unshare', '--net'])
   await startDaemon(t, mnt, ['--userns', `/proc/${outer.pid}/ns/user`])
   const names = fs.readdirSync(mnt).filter(n => !n.startsWith('.')).sort()
-  t.same(names.map(n => n.replace(/-[0-9a-f]+$/, '')), ['net', 'user', 'uts'])
+  t.same(names.map(n => n.replace(/-[0-9a-f]+$/, '')), ['containers', 'net', 'user', 'uts'])
   t.equal(fs.statSync(path.join(mnt, 'user')).ino, inoOf(`/proc/${outer.pid}/ns/user`))
   t.notOk(walk(mnt).some(p => { try { return fs.statSync(path.join(mnt, p)).ino === inoOf(`/proc/${other.pid}/ns/net`) } catch { return false } }), 'nothing from outside it')
   const bad = run(process.execPath, [CLI, 'mount', tempDir(t), '--userns', `/proc/${outer.pid}/ns/net`, '--state-dir', tempDir(t)])

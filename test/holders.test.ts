@@ -203,7 +203,7 @@ t.test('namespaces no process is in', { skip }, async t => {
     t.equal(statL(entry), kernelDevIno(`/run/netns/${name}`))
     const ls = run(process.execPath, [CLI, 'ls', '--seed', SEED, meta.path as string])
     t.equal(ls.status, 0, ls.stderr)
-    t.match(ls.stdout, new RegExp(`^${ino}\\s+net\\s+0\\s+-\\s+-\\s+${name}\\s+mount\\s+${meta.path as string}`, 'm'), 'nsfs ls shows it like lsns would, with its name')
+    t.match(ls.stdout, new RegExp(`^${ino}\\s+net\\s+0\\s+-\\s+-\\s+${name}\\s+-\\s+mount\\s+${meta.path as string}`, 'm'), 'nsfs ls shows it like lsns would, with its name')
     t.equal(run('ip', ['netns', 'del', name]).status, 0)
     const ms = await vanishes(mnt, meta.path as string)
     t.ok(ms <= 1000, `gone ${ms} ms after ip netns del`)

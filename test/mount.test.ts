@@ -73,7 +73,7 @@ t.test('mounted tree', { skip }, async t => {
   t.test('the root holds `user` and default-named entries, as symlinks', async t => {
     const names = fs.readdirSync(mnt)
     t.ok(names.includes('user'))
-    for (const n of names) t.match(n, /^(user|\.nsfs\.json|(cgroup|ipc|mnt|net|pid|time|uts)-[0-9a-f]{12}|user-[0-9a-f]{12})$/)
+    for (const n of names) t.match(n, /^(user|containers|\.nsfs\.json|(cgroup|ipc|mnt|net|pid|time|uts)-[0-9a-f]{12}|user-[0-9a-f]{12})$/)
     const st = fs.lstatSync(path.join(mnt, names.find(n => n.startsWith('net-')) as string))
     t.ok(st.isSymbolicLink())
     const root = fs.statSync(mnt)

@@ -152,11 +152,9 @@ export function containerDirs (containers: Iterable<Container>): Map<string, Con
 // The containers of a tree, by directory name, and for each namespace the
 // containers whose init is in it.
 export class ContainerSet {
-  readonly byName: ReadonlyMap<string, Container>
   private readonly byNs = new Map<NsKey, ContainerRef[]>()
 
-  constructor (containers: Iterable<Container>) {
-    this.byName = containerDirs(containers)
+  constructor (containers: Iterable<Container>, readonly byName: ReadonlyMap<string, Container> = containerDirs(containers)) {
     for (const [name, c] of this.byName) {
       const ref: ContainerRef = {
         engine: c.engine,
@@ -176,6 +174,11 @@ export class ContainerSet {
   // The containers whose init is in namespace `key`, in directory order.
   of (key: NsKey): readonly ContainerRef[] {
     return this.byNs.get(key) ?? []
+  }
+
+  // Those `keep` keeps, under the names they have here.
+  only (keep: (c: Container) => boolean): ContainerSet {
+    return new ContainerSet([], new Map([...this.byName].filter(([, c]) => keep(c))))
   }
 }
 

@@ -181,9 +181,15 @@ export class Vfs {
   // The links of a container's directory at `dirPath` that `view` sees:
   // one per namespace of its init that the tree shows and the view may
   // see, each relative to the namespace's place in the tree.
+  // A container itself shows to who may see its init's mount namespace,
+  // which every engine makes its own: namespaces it shares with the host
+  // do not reveal it to everyone who shares them too.
   private linksOf (c: Container, dirPath: string, view: View): Array<Entry & { kind: 'container-link' }> {
     const tree = this.tree()
     const out: Array<Entry & { kind: 'container-link' }> = []
+    const mnt = c.namespaces.get('mnt')
+    const mntNs = mnt === undefined ? undefined : tree.discovery.namespaces.get(mnt)
+    if (mnt === undefined || mntNs === undefined || !view.canSee(mnt, mntNs)) return out
     for (const type of CONTAINER_LINKS) {
       const key = c.namespaces.get(type)
       const ns = key === undefined ? undefined : tree.discovery.namespaces.get(key)
@@ -326,7 +332,9 @@ export class Vfs {
     const select = this.access.plain(view)
       ? undefined
       : (key: NsKey, ns: Namespace) => view.canSee(key, ns) ? this.access.holders(ns, view) : undefined
-    const meta = renderMetadata(this.tree(), dirPath, this.containers(), select)
+    const all = this.containers()
+    const containers = select === undefined ? all : all.only(c => this.linksOf(c, '', view).length > 0)
+    const meta = renderMetadata(this.tree(), dirPath, containers, select)
     if (meta === undefined) throw new NsfsError('ENOENT', 'no such user namespace directory', { path: entry.path })
     return this.files.add(meta)
   }
