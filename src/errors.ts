@@ -1,5 +1,8 @@
 // One error class for everything nsfs reports: an errno code, the path it
-// concerns and, where there is one, the underlying cause.
+// concerns and, where there is one, the underlying cause. It carries no
+// stack: it is an answer, not a fault (its message, code and path say what
+// happened), and a FUSE lookup of a missing name raises one on the request
+// path, where capturing a stack cost more than the rest of the request.
 
 export const ERRNO = {
   EPERM: 1,
@@ -36,7 +39,10 @@ export class NsfsError extends Error {
   readonly syscall: string | undefined
 
   constructor (code: ErrnoCode, message: string, opts: { path?: string, syscall?: string, cause?: unknown } = {}) {
+    const limit = Error.stackTraceLimit
+    Error.stackTraceLimit = 0
     super(opts.path !== undefined ? `${message}: ${opts.path}` : message, { cause: opts.cause })
+    Error.stackTraceLimit = limit
     this.name = 'NsfsError'
     this.code = code
     this.path = opts.path

@@ -4,10 +4,26 @@ import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
 import { resolveHandle } from '../src/kernel/handles.js'
+import { nsGetId } from '../src/kernel/ns-ioctl.js'
 import type { Holder, Namespace } from '../src/model/namespace.js'
 import { FakeProc } from './lib/fixture.js'
 
 const net = (ino: number, holders: Holder[], dev = 4): Namespace => ({ type: 'net', id: '9', dev, ino, owner: null, parent: null, ownerUid: null, holders })
+// A kernel without NS_GET_ID: tasks are checked by link inode and start time.
+const oldNet = (ino: number, holders: Holder[]): Namespace => ({ ...net(ino, holders), id: null })
+
+t.test('a task holder, where the kernel has NS_GET_ID: its link opens the namespace with that id', async t => {
+  const fd = fs.openSync('/proc/self/ns/net', 'r')
+  const id = nsGetId(fd, '/proc/self/ns/net')
+  const st = fs.fstatSync(fd)
+  fs.closeSync(fd)
+  const self: Holder = { kind: 'task', pid: process.pid, tid: process.pid, start: 0 }
+  const ns = (nsid: bigint, holders: Holder[]): Namespace => ({ ...net(st.ino, holders, st.dev), id: nsid.toString() })
+  t.equal(resolveHandle(ns(id, [self])), `/proc/${process.pid}/ns/net`, 'the same namespace, whatever the start time recorded')
+  t.equal(resolveHandle(ns(id + 1n, [self])), undefined, 'another namespace behind the same link')
+  t.equal(resolveHandle(ns(id, [{ ...self, pid: 0x3fffffff, tid: 0x3fffffff }])), undefined, 'no such task')
+  t.equal(resolveHandle(ns(id, [{ kind: 'for-children', pid: process.pid, start: 0 }])), undefined, 'net has no _for_children link')
+})
 
 t.test('task and fd holders: same inode, same process', async t => {
   const proc = new FakeProc(t)
@@ -18,8 +34,9 @@ t.test('task and fd holders: same inode, same process', async t => {
   t.equal(resolveHandle(net(4026532111, [fd(3, 501)]), proc.root), undefined, 'pid reused since the scan')
   t.equal(resolveHandle(net(4026532111, [fd(9)]), proc.root), undefined, 'fd closed')
   const task: Holder = { kind: 'task', pid: 100, tid: 100, start: 500 }
-  t.equal(resolveHandle(net(4026532111, [task, fd(9), fd(3)]), proc.root), '/proc/100/fd/3', 'the first holder that still holds it')
-  t.equal(resolveHandle(net(4026532000, [task]), proc.root), '/proc/100/ns/net')
+  t.equal(resolveHandle(oldNet(4026532111, [task, fd(9), fd(3)]), proc.root), '/proc/100/fd/3', 'the first holder that still holds it')
+  t.equal(resolveHandle(oldNet(4026532000, [task]), proc.root), '/proc/100/ns/net')
+  t.equal(resolveHandle(oldNet(4026532000, [{ ...task, start: 501 }]), proc.root), undefined, 'without NS_GET_ID: pid reused since the scan')
 })
 
 t.test('mount holders: the mount point still shows the namespace', async t => {

@@ -81,6 +81,9 @@ export class Daemon {
   private containers: ContainerSet = NO_CONTAINERS
   // Set while young processes may yet turn out to be a container's init.
   private containerRetry: NodeJS.Timeout | undefined
+  private lastView: { readonly d: Discovery, readonly view: View } | undefined
+  // --userns: the whole discovery last rooted at rootKey, and the result.
+  private rooted: { readonly whole: Discovery, readonly seen: Discovery } | undefined
 
   private constructor (private readonly s: Settings, private readonly io: DaemonIo, private readonly mountpoint: string) {
     this.log = io.log
@@ -233,7 +236,7 @@ export class Daemon {
   // The kernel's side of each request, wired to the current tree.
   private access (handles: Handles): Access {
     return {
-      view: who => new View(this.seen(this.whole), this.callers.of(who.pid)),
+      view: who => this.viewOf(who.pid),
       plain: view => handles.plain(view),
       holders: (ns, view) => handles.holders(ns, view),
       target: (ns, view) => handles.target(ns, view),
@@ -350,11 +353,26 @@ export class Daemon {
     }
   }
 
+  // The view of the caller `pid`: the last one again while neither the
+  // discovery nor what is known of the caller changed, so a stream of
+  // requests decides each user namespace once, not once per request.
+  private viewOf (pid: number): View {
+    const d = this.seen(this.whole)
+    const caller = this.callers.of(pid)
+    const last = this.lastView
+    if (last !== undefined && last.d === d && last.view.caller === caller) return last.view
+    const view = new View(d, caller)
+    this.lastView = { d, view }
+    return view
+  }
+
   // What the access rules decide on: the whole host (capabilities run
   // through every user namespace), rooted where the mount is.
   private seen (whole: Discovery | undefined): Discovery {
     const d = whole ?? this.current.discovery
-    return this.rootKey === undefined ? d : { ...d, root: this.rootKey }
+    if (this.rootKey === undefined) return d
+    if (this.rooted?.whole !== d) this.rooted = { whole: d, seen: { ...d, root: this.rootKey } }
+    return this.rooted.seen
   }
 
   private reload (): void {

@@ -53,6 +53,7 @@ const OUT_SIZE = OUT_HEADER_SIZE + MAX_PAGES * 4096
 // Requests answered per wakeup before the loop gets a turn (timers, the
 // discovery's work); the device stays ready, so the rest follow at once.
 const BATCH = 256
+const { EAGAIN, EINTR, ENOENT } = os.constants.errno
 
 export async function startSession (ops: FuseOps, opts: SessionOptions): Promise<Session> {
   const { log } = opts
@@ -122,11 +123,11 @@ export async function startSession (ops: FuseOps, opts: SessionOptions): Promise
 
   const drain = (): void => {
     for (let i = 0; i < BATCH; i++) {
-      const { n, errno } = readDevice(fd, inBuf)
-      if (errno === os.constants.errno.EAGAIN) return
+      const n = readDevice(fd, inBuf)
+      if (n === -EAGAIN) return
       // ENOENT: a request interrupted before we read it; EINTR: a signal.
-      if (errno === os.constants.errno.ENOENT || errno === os.constants.errno.EINTR) continue
-      if (errno !== 0) return finish(errno)
+      if (n === -ENOENT || n === -EINTR) continue
+      if (n < 0) return finish(-n)
       try {
         serve(n)
       } catch (e) {

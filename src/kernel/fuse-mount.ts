@@ -70,11 +70,12 @@ export function unmountFuse (mountpoint: string): 'unmounted' | 'detached' | 'no
 }
 
 // One request read from the device into `buf`: its length, or the errno
-// (EAGAIN: none waiting; ENOENT: interrupted before we read it; ENODEV: the
-// connection ended). Raw, so an empty device costs no exception.
-export function readDevice (fd: number, buf: Buffer): { n: number, errno: number } {
+// negated (EAGAIN: none waiting; ENOENT: interrupted before we read it;
+// ENODEV: the connection ended). Raw, so an empty device costs no
+// exception, and a number, so a request costs no allocation.
+export function readDevice (fd: number, buf: Buffer): number {
   const n = Number(readRaw(fd, buf, buf.length))
-  return n >= 0 ? { n, errno: 0 } : { n: 0, errno: koffi.errno() }
+  return n >= 0 ? n : -koffi.errno()
 }
 
 // Writes one reply of `len` bytes from `buf`: 0, or the errno (ENOENT: the

@@ -8,6 +8,7 @@ import fs from 'node:fs'
 import { mayReadTask, type TaskCredentials, type View } from '../model/access.js'
 import { holderPath, nsKey, type Discovery, type Holder, type Namespace, type NsKey, type NsType } from '../model/namespace.js'
 import { readTaskStatus, type TaskStatus } from './credentials.js'
+import { readNsId } from './ns-ioctl.js'
 import { isDenied, isGone, readNsLink, readTaskStart } from './procfs.js'
 
 export type KeyOf = (type: NsType, ino: number) => NsKey | undefined
@@ -114,16 +115,19 @@ export function resolveHandle (ns: Namespace, procRoot = '/proc'): string | unde
 
 function stillHolds (h: Holder, ns: Namespace, procRoot: string): boolean {
   switch (h.kind) {
-    case 'task': {
-      const link = readNsLink(holderPath(h, ns.type, procRoot))
-      return link?.ino === ns.ino && readTaskStart(procRoot, h.pid, h.tid) === h.start
-    }
+    case 'task':
     case 'for-children': {
+      // The namespace's own id where the kernel has one: whatever became
+      // of the task, its link leads to this namespace or it does not.
+      if (ns.id !== null) return readNsId(holderPath(h, ns.type, procRoot)) === BigInt(ns.id)
+      // Else the link's inode, and the same task by its start time (an
+      // inode number is reused once its namespace died).
       const link = readNsLink(holderPath(h, ns.type, procRoot))
-      return link?.ino === ns.ino && readTaskStart(procRoot, h.pid, h.pid) === h.start
+      return link?.ino === ns.ino && readTaskStart(procRoot, h.pid, h.kind === 'task' ? h.tid : h.pid) === h.start
     }
     case 'fd': {
-      // readlink of an nsfs fd says `type:[ino]` without opening anything.
+      // readlink of an nsfs fd says `type:[ino]` without opening anything
+      // (the fd may be a FIFO by now, which an open would wait on).
       const link = readNsLink(holderPath(h, ns.type, procRoot))
       return link?.type === ns.type && link.ino === ns.ino && readTaskStart(procRoot, h.pid, h.pid) === h.start
     }

@@ -17,12 +17,28 @@ export const NS_GET_ID = ior(13, 8)
 const ioctlPtr = libc.func('ioctl', 'int', ['int', 'unsigned long', 'void *'])
 const ioctlInt = libc.func('ioctl', 'int', ['int', 'unsigned long', 'unsigned long'])
 const closeRaw = libc.func('int close(int fd)')
+const openRaw = libc.func('int open(const char *path, int flags)')
+const O_RDONLY_CLOEXEC = 0o2000000
+const idBuf = Buffer.alloc(8)
 
 // `path` in these helpers only names the fd in error messages.
 export function nsGetId (fd: number, path: string): bigint {
   const buf = Buffer.alloc(8)
   if (ioctlPtr(fd, NS_GET_ID, buf) < 0) fail('ioctl(NS_GET_ID)', path)
   return buf.readBigUInt64LE(0)
+}
+
+// The NS_GET_ID of the namespace `path` opens right now (a /proc/PID/ns
+// link, or an nsfs fd through /proc/PID/fd): the namespace itself, exactly,
+// for the cost of an open, an ioctl and a close. Undefined when it opens
+// nothing (the task is gone or not ours to inspect, the path is no
+// namespace); nothing is thrown, so a holder gone costs no exception.
+export function readNsId (path: string): bigint | undefined {
+  const fd = openRaw(path, O_RDONLY_CLOEXEC) as number
+  if (fd < 0) return undefined
+  const ok = ioctlPtr(fd, NS_GET_ID, idBuf) >= 0
+  closeRaw(fd)
+  return ok ? idBuf.readBigUInt64LE(0) : undefined
 }
 
 // A new fd for the owning user namespace; the caller closes it.
