@@ -29,6 +29,7 @@ import fs from 'node:fs'
 import { OverlayStore } from '../store/overlay-store.js'
 import { Vfs, type Access } from '../vfs/vfs.js'
 import { NameKeeper } from './name-keeper.js'
+import { Pacer } from '../pacer.js'
 import { readConfig } from './options.js'
 import { checkFuseDevice, checkRoot, prepareMountpoint } from './preflight.js'
 import { namingSeed } from './seed.js'
@@ -45,6 +46,9 @@ export interface DaemonIo {
   // Called once the tree is mounted and served.
   readonly onReady?: () => void
 }
+
+const CONTAINERS_GAP_MS = 25
+const STATUS_GAP_MS = 1000
 
 type Stop =
   | { kind: 'signal', signal: string }
@@ -79,8 +83,11 @@ export class Daemon {
   private readonly log: Logger
   private readonly finder: ContainerFinder
   private containers: ContainerSet = NO_CONTAINERS
-  // Set while young processes may yet turn out to be a container's init.
-  private containerRetry: NodeJS.Timeout | undefined
+  // The containers after discovery passes, and while young processes may
+  // yet turn out to be a container's init: at most a twentieth of the time.
+  private readonly containerPacer = new Pacer(() => this.findContainers(), lastMs => Math.max(CONTAINERS_GAP_MS, 19 * lastMs))
+  // The status file after discovery passes: for `nsfs status`, once a second.
+  private readonly statusPacer = new Pacer(() => this.publish(), () => STATUS_GAP_MS)
   private lastView: { readonly d: Discovery, readonly view: View } | undefined
   // --userns: the whole discovery last rooted at rootKey, and the result.
   private rooted: { readonly whole: Discovery, readonly seen: Discovery } | undefined
@@ -208,7 +215,8 @@ export class Daemon {
       code = 1
     } finally {
       if (watch !== undefined) clearInterval(watch)
-      clearTimeout(this.containerRetry)
+      this.containerPacer.stop()
+      this.statusPacer.stop()
       this.watchers?.close()
       process.off('SIGHUP', onSighup)
       process.off('SIGINT', onSigint)
@@ -269,7 +277,7 @@ export class Daemon {
       // of the tree have to drop.
       const { tree, change } = names.update(d, before === undefined ? undefined : { tree: before, changed: changedKeys(delta) })
       this.tree = tree
-      this.findContainers()
+      this.containerPacer.ask()
       if (this.ops !== undefined) this.session?.notify(this.ops.invalidations(change))
       if (before !== undefined && this.watchers !== undefined && this.watchers.size > 0) {
         this.watchers.publish(nsEvents(before, tree, changedKeys(delta)), this.lens(this.seen(wholeBefore), this.seen(whole)))
@@ -277,23 +285,20 @@ export class Daemon {
       this.scans++
       const how = change.kind === 'whole' ? 'built' : `patched in ${change.dirs.length} directories`
       this.log('debug', `discovery: ${delta.upserted.length} namespaces new or changed, ${delta.removed.length} gone, ${d.namespaces.size} in all, in ${d.durationMs.toFixed(1)} ms; tree ${how} in ${(performance.now() - started).toFixed(1)} ms`)
-      this.publish()
+      this.statusPacer.ask()
     } catch (err) {
       this.log('error', `cannot build the tree from a discovery pass: ${err instanceof Error ? err.message : String(err)}`)
     }
   }
 
-  // The running containers of the host, after each discovery pass and
-  // while a young process may still join one.
+  // The running containers of the host.
   private findContainers (): void {
-    clearTimeout(this.containerRetry)
-    this.containerRetry = undefined
     const whole = this.whole
     if (whole === undefined) return
     try {
       const { containers, retryInMs } = this.finder.find(whole, (type, ino) => this.inos.keyOf(type, ino))
       this.containers = containers
-      if (retryInMs !== undefined) this.containerRetry = setTimeout(() => this.findContainers(), retryInMs).unref()
+      if (retryInMs !== undefined) this.containerPacer.askIn(retryInMs)
     } catch (err) {
       this.log('warn', `cannot find the containers: ${err instanceof Error ? err.message : String(err)}`)
     }

@@ -138,8 +138,9 @@ export class Discoverer {
     // namespaces for future children, open fds, and bind mounts in every
     // mount namespace a task is in.
     const isLive = (pid: number): boolean => this.tasks.has(pid)
-    this.fds.update(this.tasks.reread, isLive)
-    this.forChildren.update(this.tasks.reread, isLive)
+    const perProcess = [...this.tasks.reread, ...this.tasks.rechecked]
+    this.fds.update(perProcess, isLive)
+    this.forChildren.update(perProcess, isLive)
     this.readMounts(mountNamespaceTasks(tasks), opts.mounts)
     const others = mergeFound([
       forChildrenOnly(this.forChildren.sightings(), tasks),

@@ -17,6 +17,7 @@ import { MountWatch } from '../kernel/mount-events.js'
 import { isGone } from '../kernel/procfs.js'
 import { ProcConnector, type ProcEvent } from '../kernel/proc-connector.js'
 import type { Logger } from '../log.js'
+import { Pacer } from '../pacer.js'
 import type { DiscoveryDelta } from '../model/discovery-delta.js'
 import type { Discoverer } from './discover.js'
 import type { MountNsTask } from './from-mounts.js'
@@ -47,6 +48,7 @@ export const YOUNG_DELAYS_MS = [20, 200, 2000] as const
 // burst of events is taken in slices of a few ms, FUSE answered between.
 const PER_PASS = 64
 const SWEEP_TICK_MS = 5000
+const PASS_GAP_MS = 20
 // The connector answers a request to listen at once; no answer means it
 // ignores us (not in the initial user and pid namespaces).
 const ACK_MS = 1000
@@ -60,6 +62,8 @@ export class Engine {
   private acked = false
   private ackTimer: NodeJS.Timeout | undefined
   private readonly dirty = new Set<number>()
+  // Young processes due for a recheck (discover/task-watch.ts).
+  private readonly youngDue = new Set<number>()
   private readonly dirtyMounts = new Set<number>()
   // Per delay, pids due for a re-read, in the order they are due.
   private readonly young = YOUNG_DELAYS_MS.map(() => [] as Array<{ pid: number, due: number }>)
@@ -67,7 +71,8 @@ export class Engine {
   private sweepTimer: NodeJS.Timeout | undefined
   private pollTimer: NodeJS.Timeout | undefined
   private mountTimer: NodeJS.Timeout | undefined
-  private scheduled = false
+  private sliceQueued = false
+  private readonly pacer = new Pacer(() => this.passDirty(), lastMs => Math.max(PASS_GAP_MS, 3 * lastMs))
   private resyncAll = false
   private readonly mountWatches = new Map<number, { watch: MountWatch, fd: FdWatch }>()
   // Mount events are unavailable: mounts are read again on every poll.
@@ -108,6 +113,7 @@ export class Engine {
   stop (): void {
     this.stopped = true
     for (const t of [this.ackTimer, this.youngTimer, this.sweepTimer, this.pollTimer, this.mountTimer]) if (t !== undefined) clearTimeout(t)
+    this.pacer.stop()
     this.closeConnector()
     for (const { watch, fd } of this.mountWatches.values()) { fd.stop(); watch.close() }
     this.mountWatches.clear()
@@ -220,7 +226,7 @@ export class Engine {
       this.youngTimer = undefined
       const now = performance.now()
       for (const q of this.young) {
-        while (q.length > 0 && (q[0] as { due: number }).due <= now) this.dirty.add((q.shift() as { pid: number }).pid)
+        while (q.length > 0 && (q[0] as { due: number }).due <= now) this.youngDue.add((q.shift() as { pid: number }).pid)
       }
       this.schedule()
       this.armYoung()
@@ -237,33 +243,51 @@ export class Engine {
     this.sweepTimer = setTimeout(() => this.tickSweep(), SWEEP_TICK_MS)
   }
 
+  // A pass for what events made dirty: at once after a quiet spell, and
+  // under a stream of events no sooner than PASS_GAP_MS (or three times
+  // what the last pass cost) after the last, so a burst is read in a few
+  // passes instead of one per event.
   private schedule (): void {
-    if (this.scheduled || this.stopped) return
-    this.scheduled = true
-    setImmediate(() => {
-      this.scheduled = false
-      if (this.stopped) return
-      const batch: number[] = []
-      if (!this.resyncAll) {
-        for (const pid of this.dirty) {
-          batch.push(pid)
-          this.dirty.delete(pid)
-          if (batch.length >= PER_PASS) break
-        }
+    if (!this.stopped) this.pacer.ask()
+  }
+
+  private passDirty (): void {
+    if (this.stopped) return
+    const batch: number[] = []
+    const rechecks: number[] = []
+    if (!this.resyncAll) {
+      for (const pid of this.dirty) {
+        batch.push(pid)
+        this.dirty.delete(pid)
+        if (batch.length >= PER_PASS) break
       }
-      const resync = this.resyncAll
-      this.resyncAll = false
-      const mounts = resync ? 'all' as const : new Set(this.dirtyMounts)
-      this.dirtyMounts.clear()
-      const started = performance.now()
-      this.run(tasks => {
-        // The new are read in slices after this one.
-        if (resync) for (const pid of tasks.resync()) this.dirty.add(pid)
-        for (const pid of batch) tasks.readProc(pid)
-      }, mounts, resync)
-      if (resync) this.opts.log('debug', `rescan: ${this.discoverer.tasks.size} processes listed, ${this.dirty.size} new to read, every mount namespace read, in ${(performance.now() - started).toFixed(1)} ms`)
-      if (this.dirty.size > 0) this.schedule()
-    })
+      for (const pid of this.youngDue) {
+        if (batch.length + rechecks.length >= PER_PASS) break
+        this.youngDue.delete(pid)
+        if (!this.dirty.has(pid)) rechecks.push(pid)
+      }
+    }
+    const resync = this.resyncAll
+    this.resyncAll = false
+    const mounts = resync ? 'all' as const : new Set(this.dirtyMounts)
+    this.dirtyMounts.clear()
+    const started = performance.now()
+    this.run(tasks => {
+      // The new are read in slices after this one.
+      if (resync) for (const pid of tasks.resync()) this.dirty.add(pid)
+      for (const pid of batch) tasks.readProc(pid)
+      for (const pid of rechecks) tasks.recheck(pid)
+    }, mounts, resync)
+    if (resync) this.opts.log('debug', `rescan: ${this.discoverer.tasks.size} processes listed, ${this.dirty.size} new to read, every mount namespace read, in ${(performance.now() - started).toFixed(1)} ms`)
+    // Slices of a burst follow at once: FUSE requests are answered between
+    // them, and their events are not waiting on each other.
+    if (this.dirty.size + this.youngDue.size > 0 && !this.sliceQueued) {
+      this.sliceQueued = true
+      setImmediate(() => {
+        this.sliceQueued = false
+        this.passDirty()
+      })
+    }
   }
 
   private run (change: Parameters<Discoverer['pass']>[0], mounts: 'all' | ReadonlySet<number>, listns: boolean): void {

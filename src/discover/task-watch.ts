@@ -62,6 +62,9 @@ export class TaskWatch {
   // The processes the last update read (all of them at the first), so other
   // per-process sources can follow.
   readonly reread = new Set<number>()
+  // The processes the last update rechecked and found as they were (their
+  // fds and *_for_children links are read again all the same).
+  readonly rechecked = new Set<number>()
   // The namespaces whose answer the last update changed (added, changed
   // holders or gone), so discovery redoes only those.
   readonly changed = new Set<InoKey>()
@@ -76,6 +79,7 @@ export class TaskWatch {
   // watch's own; read it before the next update.
   update (change: (watch: this) => void): Found<TaskHolder> {
     this.reread.clear()
+    this.rechecked.clear()
     this.changed.clear()
     change(this)
     this.publish()
@@ -209,6 +213,34 @@ export class TaskWatch {
       this.add(t)
     }
     old.start = startOf(pid, old.tasks)
+  }
+
+  // Whether process `pid` is still in the namespaces it was read in: the
+  // links of each task known, without listing its threads or reading its
+  // stat (a third of a read). Read again whole when anything differs (or
+  // when it is unknown); threads born since came with events of their own.
+  recheck (pid: number): void {
+    const p = this.procs.get(pid)
+    if (p === undefined || this.reread.has(pid)) {
+      this.readProc(pid)
+      return
+    }
+    for (const [tid, t] of p.tasks) {
+      let i = 0
+      for (const type of NS_TYPES) {
+        const link = readNsLink(`${this.procRoot}/${pid}/task/${tid}/ns/${type}`)
+        if (link === undefined) continue
+        if (t.links[i++] !== inoKey(link.type, link.ino)) {
+          this.readProc(pid)
+          return
+        }
+      }
+      if (i !== t.links.length) {
+        this.readProc(pid)
+        return
+      }
+    }
+    this.rechecked.add(pid)
   }
 
   dropProc (pid: number): void {
