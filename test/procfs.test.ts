@@ -5,7 +5,8 @@ import { listPids, listTids, parseNsLink, parseStartTime, readBootId, readNsLink
 import { parseMountinfo } from '../src/kernel/mountinfo.js'
 import { resolveHandle } from '../src/kernel/handles.js'
 import { FakeProc } from './lib/fixture.js'
-import { ns, task } from './lib/snapshot.js'
+import { ns as nsOf, task } from './lib/snapshot.js'
+import type { Namespace, NsType } from '../src/model/namespace.js'
 
 t.test('parseNsLink', async t => {
   t.same(parseNsLink('net:[4026531840]'), { type: 'net', ino: 4026531840 })
@@ -40,7 +41,9 @@ t.test('readers over a fixture tree', async t => {
   t.throws(() => listPids(path.join(proc.root, 'nope')), /cannot read/)
 })
 
-t.test('resolveHandle refuses a reused pid and a moved task', async t => {
+t.test('resolveHandle refuses a reused pid and a moved task (a kernel without NS_GET_ID)', async t => {
+  // Fixture links cannot be opened as namespaces: checked by inode and start time.
+  const ns = (type: NsType, id: number, opts: Parameters<typeof nsOf>[2]): Namespace => ({ ...nsOf(type, id, opts), id: null })
   const proc = new FakeProc(t)
   proc.add({ pid: 10, start: 500, ns: { net: 111 } })
   proc.add({ pid: 20, start: 600, ns: { net: 111 } })
