@@ -72,7 +72,7 @@ exit status: 0 on success, 1 on any error (e.g. PATH not in the tree), 2 on bad 
       const discovery = kernelDiscoverer({ procRoot: PROC, pid: process.pid }).run()
       const inos = new InoIndex()
       inos.apply(undefined, { ...discovery, upserted: [...discovery.namespaces.values()], removed: [] })
-      const { containers } = new ContainerFinder(PROC).find(discovery, (type, ino) => inos.keyOf(type, ino))
+      const { containers } = new ContainerFinder(PROC).find(discovery, (type, ino) => inos.keyOf(type, ino), 'all')
       records = select(new TreeBuilder(seed).build(discovery, chosenNames(stateDir, bootId)), treePath, containers)
     } else {
       // Not root: what the mount shows this caller, nothing more.

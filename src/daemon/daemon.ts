@@ -82,6 +82,8 @@ export class Daemon {
   private rootKey: NsKey | undefined
   private readonly log: Logger
   private readonly finder: ContainerFinder
+  // The namespaces changed since the containers were last searched.
+  private finderChanged: Set<NsKey> | 'all' = 'all'
   private containers: ContainerSet = NO_CONTAINERS
   // The containers after discovery passes, and while young processes may
   // yet turn out to be a container's init: at most a twentieth of the time.
@@ -157,7 +159,10 @@ export class Daemon {
         eventBufferBytes: s.eventBufferBytes,
         log,
         onDelta: delta => this.onDelta(delta),
-        onTaskChanged: pid => this.callers.invalidate(pid),
+        onTaskChanged: (pid, why) => {
+          this.callers.invalidate(pid)
+          if (why === 'exec' && this.finder.execd(pid)) this.containerPacer.ask()
+        },
         onFatal: err => this.stop({ kind: 'fatal', err: new Error(`discovery failed: ${err.message}`) }),
       })
       const started = performance.now()
@@ -275,12 +280,14 @@ export class Daemon {
       // The first scan also forgets names of namespaces that died while
       // no daemon ran. `change` says which directories the kernel's caches
       // of the tree have to drop.
-      const { tree, change } = names.update(d, before === undefined ? undefined : { tree: before, changed: changedKeys(delta) })
+      const changed = changedKeys(delta)
+      const { tree, change } = names.update(d, before === undefined ? undefined : { tree: before, changed })
       this.tree = tree
+      if (this.finderChanged !== 'all') for (const key of changed) this.finderChanged.add(key)
       this.containerPacer.ask()
       if (this.ops !== undefined) this.session?.notify(this.ops.invalidations(change))
       if (before !== undefined && this.watchers !== undefined && this.watchers.size > 0) {
-        this.watchers.publish(nsEvents(before, tree, changedKeys(delta)), this.lens(this.seen(wholeBefore), this.seen(whole)))
+        this.watchers.publish(nsEvents(before, tree, changed), this.lens(this.seen(wholeBefore), this.seen(whole)))
       }
       this.scans++
       const how = change.kind === 'whole' ? 'built' : `patched in ${change.dirs.length} directories`
@@ -295,11 +302,15 @@ export class Daemon {
   private findContainers (): void {
     const whole = this.whole
     if (whole === undefined) return
+    const changed = this.finderChanged
+    this.finderChanged = new Set()
     try {
-      const { containers, retryInMs } = this.finder.find(whole, (type, ino) => this.inos.keyOf(type, ino))
+      const { containers, retryInMs } = this.finder.find(whole, (type, ino) => this.inos.keyOf(type, ino), changed)
       this.containers = containers
       if (retryInMs !== undefined) this.containerPacer.askIn(retryInMs)
     } catch (err) {
+      // What it had not taken in is looked at again, all of it.
+      this.finderChanged = 'all'
       this.log('warn', `cannot find the containers: ${err instanceof Error ? err.message : String(err)}`)
     }
   }

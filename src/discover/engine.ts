@@ -36,8 +36,8 @@ export interface EngineOptions {
   readonly log: Logger
   readonly onDelta: (delta: DiscoveryDelta) => void
   // Thread `pid` exec'd, changed its uid or gid, or exited: what it may
-  // see may have changed.
-  readonly onTaskChanged?: (pid: number) => void
+  // see may have changed (and an exec'd one may have joined a container).
+  readonly onTaskChanged?: (pid: number, why: 'exec' | 'id' | 'exit') => void
   readonly onFatal: (err: Error) => void
 }
 
@@ -72,7 +72,10 @@ export class Engine {
   private pollTimer: NodeJS.Timeout | undefined
   private mountTimer: NodeJS.Timeout | undefined
   private sliceQueued = false
-  private readonly pacer = new Pacer(() => this.passDirty(), lastMs => Math.max(PASS_GAP_MS, 3 * lastMs))
+  // What the last pass for events cost (a resync, which reads everything,
+  // does not count: it would hold back the events after it).
+  private eventPassMs = 0
+  private readonly pacer = new Pacer(() => this.passDirty(), () => Math.max(PASS_GAP_MS, 3 * this.eventPassMs))
   private resyncAll = false
   private readonly mountWatches = new Map<number, { watch: MountWatch, fd: FdWatch }>()
   // Mount events are unavailable: mounts are read again on every poll.
@@ -201,14 +204,14 @@ export class Engine {
       case 'exec':
         this.dirty.add(e.tgid)
         this.youngAgain(e.tgid)
-        if (e.kind === 'exec') this.opts.onTaskChanged?.(e.pid)
+        if (e.kind === 'exec') this.opts.onTaskChanged?.(e.pid, 'exec')
         return
       case 'exit':
         this.dirty.add(e.tgid)
-        this.opts.onTaskChanged?.(e.pid)
+        this.opts.onTaskChanged?.(e.pid, 'exit')
         return
       case 'id':
-        this.opts.onTaskChanged?.(e.pid)
+        this.opts.onTaskChanged?.(e.pid, 'id')
     }
   }
 
@@ -279,6 +282,7 @@ export class Engine {
       for (const pid of rechecks) tasks.recheck(pid)
     }, mounts, resync)
     if (resync) this.opts.log('debug', `rescan: ${this.discoverer.tasks.size} processes listed, ${this.dirty.size} new to read, every mount namespace read, in ${(performance.now() - started).toFixed(1)} ms`)
+    else this.eventPassMs = performance.now() - started
     // Slices of a burst follow at once: FUSE requests are answered between
     // them, and their events are not waiting on each other.
     if (this.dirty.size + this.youngDue.size > 0 && !this.sliceQueued) {
