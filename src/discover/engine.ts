@@ -340,6 +340,7 @@ export class Engine {
       w.watch.close()
       this.mountWatches.delete(ino)
     }
+    let added = false
     for (const [ino, t] of live) {
       if (this.mountWatches.has(ino)) continue
       const nsPath = t.pid === t.tid ? `/proc/${t.pid}/ns/mnt` : `/proc/${t.pid}/task/${t.tid}/ns/mnt`
@@ -361,7 +362,12 @@ export class Engine {
         this.schedule()
       })
       this.mountWatches.set(ino, { watch, fd })
+      // Its mounts were read before the watch was made: a mount made in
+      // between is seen by reading them once more.
+      this.dirtyMounts.add(ino)
+      added = true
     }
+    if (added) this.schedule()
   }
 
   private pollMounts (): void {
