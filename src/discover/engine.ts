@@ -142,6 +142,9 @@ export class Engine {
       }
     })
     this.ackTimer = setTimeout(() => {
+      // Timers run before readiness: after a first pass longer than the
+      // wait (10,000 processes), the answer is read here.
+      if (!this.acked) this.drainConnector()
       if (!this.acked) this.fallBack('the proc connector does not answer (not in the initial user and pid namespaces?)')
     }, ACK_MS)
   }
