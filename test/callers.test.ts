@@ -66,7 +66,14 @@ t.test('callers see what listns(2) would list for them, after root warmed the ca
   })
 
   t.test('a process in a child user namespace sees its own namespaces there', async t => {
-    const r = as(['unshare', '-Ur', '--net'], ['sh', '-c', `readlink /proc/self/ns/net; find ${mnt} -name 'net-*' -exec stat -L -c '%i' {} +`])
+    // Its namespaces are new: discovery takes them in within milliseconds
+    // of its exec, so it looks again for up to 2 s.
+    const script = [
+      'own=$(readlink /proc/self/ns/net); echo "$own"; ino=${own#net:[}; ino=${ino%]}',
+      `for i in $(seq 40); do seen=$(find ${mnt} -name 'net-*' -exec stat -L -c '%i' {} +); case " $(echo $seen) " in *" $ino "*) break;; esac; sleep 0.05; done`,
+      'echo "$seen"',
+    ].join('\n')
+    const r = as(['unshare', '-Ur', '--net'], ['sh', '-c', script])
     const [own, ...seen] = r.stdout.trim().split('\n')
     t.ok(own !== undefined && seen.includes(String(Number(/\[(\d+)\]/.exec(own)?.[1]))), r.stdout + r.stderr)
   })
