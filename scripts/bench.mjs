@@ -50,6 +50,10 @@ const GIVE_UP = 20
 // pass takes tens of seconds here, so it runs as often as fits (once at least).
 const WARM_BUDGET = Number(opt['warm-budget'])
 const IDLE_SECONDS = Number(opt['idle-seconds'])
+// Round trips: calls per timed round (a few tenths of a second), and rounds
+// at least.
+const ROUND_TRIP_CALLS = 10000
+const ROUND_TRIP_RUNS = 7
 const SEED = '6e73667362656e6368'
 const seed = Buffer.from(SEED, 'hex')
 
@@ -157,23 +161,24 @@ function lsnsCpuSeconds () {
   return [...children.matchAll(/(\d+)m([\d.]+)s/g)].reduce((sum, m) => sum + Number(m[1]) * 60 + Number(m[2]), 0)
 }
 
-// Mean microseconds of `fn` over `n` calls.
-function meanMicros (fn, n = 2000) {
-  fn()
-  const t0 = now()
-  for (let i = 0; i < n; i++) fn()
-  return (now() - t0) * 1000 / n
-}
-const statfsOf = mnt => () => fs.statfsSync(mnt)
 const missOf = mnt => () => { try { fs.lstatSync(path.join(mnt, 'no-such-entry')) } catch {} }
 
-// The C reference daemon, built once and mounted in a temp dir.
+// The C reference daemon, built once and mounted in a temp dir, and the C
+// client that times round trips (`roundTrip(op, mnt, n)`: mean µs).
 async function reference () {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nsfs-bench-ref-'))
   const bin = path.join(dir, 'ref-fuse')
+  const client = path.join(dir, 'round-trip')
   const flags = spawnSync('pkg-config', ['--cflags', '--libs', 'fuse3'], { encoding: 'utf8' }).stdout.trim().split(/\s+/)
-  const cc = spawnSync('cc', ['-O2', '-o', bin, path.join(ROOT, 'scripts/bench-ref/ref-fuse.c'), ...flags], { encoding: 'utf8' })
-  if (cc.status !== 0) throw new Error(`cannot build the C reference: ${cc.stderr}`)
+  for (const [out, src, extra] of [[bin, 'ref-fuse.c', flags], [client, 'round-trip.c', []]]) {
+    const cc = spawnSync('cc', ['-O2', '-o', out, path.join(ROOT, 'scripts/bench-ref', src), ...extra], { encoding: 'utf8' })
+    if (cc.status !== 0) throw new Error(`cannot build the C reference (${src}): ${cc.stderr}`)
+  }
+  const roundTrip = (op, at, n) => {
+    const r = spawnSync(client, [op, at, String(n)], { encoding: 'utf8' })
+    if (r.status !== 0) throw new Error(`round-trip ${op} ${at}: ${r.stderr.trim()}`)
+    return Number(r.stdout)
+  }
   const mnt = path.join(dir, 'mnt')
   fs.mkdirSync(mnt)
   const child = spawn(bin, ['-f', '-s', mnt], { stdio: 'ignore' })
@@ -188,7 +193,7 @@ async function reference () {
     if (child.exitCode !== null) throw new Error('the C reference exited')
     await sleep(20)
   }
-  return { mnt, stop }
+  return { mnt, stop, roundTrip }
 }
 
 // Lookup-miss latencies (ms) of a probe while 16 `ls -lR` read the mount.
@@ -306,12 +311,14 @@ async function benchSize (n) {
   r.idle = { seconds: IDLE_SECONDS, cpuSecondsPerMinute: idleCpuPerMin, lsnsCpuSeconds: lsnsCpu, listingsPerMinute: idleCpuPerMin / lsnsCpu, rssMiB: rssKiB(d.pid) / 1024 }
   log(`N=${n}: idle: ${fmt(idleCpuPerMin)} CPU-s/min (${fmt(r.idle.listingsPerMinute)} lsns listings of ${fmt(lsnsCpu)} CPU-s), rss ${fmt(r.idle.rssMiB)} MiB`)
 
-  // The request path against the C reference, alternating to share the noise.
+  // The request path against the C reference: both warmed up alike, then
+  // timed in alternating rounds so that they share the machine's noise.
   const ref = await reference()
   const rt = { statfs: [], refStatfs: [], miss: [], refMiss: [] }
-  for (let i = 0; i < RUNS; i++) {
-    rt.statfs.push(meanMicros(statfsOf(d.mnt))); rt.refStatfs.push(meanMicros(statfsOf(ref.mnt)))
-    rt.miss.push(meanMicros(missOf(d.mnt))); rt.refMiss.push(meanMicros(missOf(ref.mnt)))
+  for (const op of ['statfs', 'miss']) for (const at of [d.mnt, ref.mnt]) ref.roundTrip(op, at, ROUND_TRIP_CALLS)
+  for (let i = 0; i < Math.max(RUNS, ROUND_TRIP_RUNS); i++) {
+    rt.statfs.push(ref.roundTrip('statfs', d.mnt, ROUND_TRIP_CALLS)); rt.refStatfs.push(ref.roundTrip('statfs', ref.mnt, ROUND_TRIP_CALLS))
+    rt.miss.push(ref.roundTrip('miss', d.mnt, ROUND_TRIP_CALLS)); rt.refMiss.push(ref.roundTrip('miss', ref.mnt, ROUND_TRIP_CALLS))
   }
   await ref.stop(); cleanups.splice(cleanups.indexOf(ref.stop), 1)
   const load = await underLoad(d.mnt)

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { FuseOps, type Answer } from '../src/fuse/ops.js'
 import { ROOT_ID } from '../src/fuse/inodes.js'
-import { ENTRY_OUT_SIZE, FATTR_SIZE, IN_HEADER_SIZE, OP, OUT_HEADER_SIZE, packDirents, readInHeader, reply } from '../src/fuse/protocol.js'
+import { ENTRY_OUT_SIZE, FATTR_SIZE, IN_HEADER_SIZE, OP, OUT_HEADER_SIZE, packDirents, readInHeader, writeReplyHeader } from '../src/fuse/protocol.js'
 import { METADATA_FILE } from '../src/model/metadata.js'
 import { nsKey, type Namespace } from '../src/model/namespace.js'
 import { TreeBuilder } from '../src/model/tree.js'
@@ -195,8 +195,10 @@ t.test('invalidations follow the tree', async t => {
 })
 
 t.test('protocol encoding', async t => {
-  const r = reply(7n, -2)
-  t.equal(r.length, OUT_HEADER_SIZE)
+  const request = Buffer.alloc(IN_HEADER_SIZE)
+  request.writeBigUInt64LE(7n, 8)
+  const r = Buffer.alloc(OUT_HEADER_SIZE)
+  t.equal(writeReplyHeader(r, request, -2, 0), OUT_HEADER_SIZE)
   t.equal(r.readInt32LE(4), -2)
   t.equal(r.readBigUInt64LE(8), 7n)
   const packed = packDirents([{ name: 'abc', ino: 9n, type: 10 }, { name: 'defghijk', ino: 10n, type: 4 }], 5, 1000, false)

@@ -4,7 +4,8 @@ import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
 import { resolveHandle } from '../src/kernel/handles.js'
-import { nsGetId } from '../src/kernel/ns-ioctl.js'
+import { nsGetId, readNsId } from '../src/kernel/ns-ioctl.js'
+import { NS_TYPES } from '../src/model/namespace.js'
 import type { Holder, Namespace } from '../src/model/namespace.js'
 import { FakeProc } from './lib/fixture.js'
 
@@ -23,6 +24,18 @@ t.test('a task holder, where the kernel has NS_GET_ID: its link opens the namesp
   t.equal(resolveHandle(ns(id + 1n, [self])), undefined, 'another namespace behind the same link')
   t.equal(resolveHandle(ns(id, [{ ...self, pid: 0x3fffffff, tid: 0x3fffffff }])), undefined, 'no such task')
   t.equal(resolveHandle(ns(id, [{ kind: 'for-children', pid: process.pid, start: 0 }])), undefined, 'net has no _for_children link')
+})
+
+t.test('readNsId: the id NS_GET_ID gives, from the link alone', async t => {
+  for (const type of NS_TYPES) {
+    const link = `/proc/self/ns/${type}`
+    const fd = fs.openSync(link, 'r')
+    t.equal(readNsId(link), nsGetId(fd, link), type)
+    fs.closeSync(fd)
+  }
+  t.equal(readNsId('/proc/self/ns/pid_for_children'), readNsId('/proc/self/ns/pid'), 'a child of ours starts in our pid namespace')
+  t.equal(readNsId(`/proc/${0x3fffffff}/ns/net`), undefined, 'no such task')
+  t.equal(readNsId('/proc/self/status'), undefined, 'no namespace')
 })
 
 t.test('task and fd holders: same inode, same process', async t => {

@@ -156,10 +156,8 @@ export class FuseOps {
         const entries = [{ name: '.', entry: undefined }, { name: '..', entry: undefined }, ...this.vfs.list(dir, view)]
         return ok(openOut(this.listings.add({ dir: h.nodeid, entries }), 0))
       }
-      case OP.STATFS: {
-        const s = this.vfs.statfs(view)
-        return ok(statfsOut({ ...s, namelen: s.namemax }))
-      }
+      case OP.STATFS:
+        return ok(statfsOut(this.vfs.statfs(view)))
       case OP.RENAME:
       case OP.RENAME2:
         return this.rename(h.nodeid, args, h.opcode === OP.RENAME2, view)

@@ -80,7 +80,6 @@ const DIRENT_HEADER = 24
 export interface InHeader {
   readonly len: number
   readonly opcode: number
-  readonly unique: bigint
   readonly nodeid: bigint
   readonly uid: number
   readonly gid: number
@@ -91,7 +90,6 @@ export function readInHeader (buf: Buffer): InHeader {
   return {
     len: buf.readUInt32LE(0),
     opcode: buf.readUInt32LE(4),
-    unique: buf.readBigUInt64LE(8),
     nodeid: buf.readBigUInt64LE(16),
     uid: buf.readUInt32LE(24),
     gid: buf.readUInt32LE(28),
@@ -118,15 +116,28 @@ export interface FuseAttr {
   readonly timeMs: number
 }
 
+// A u64 field from a number (< 2^53), with no BigInt made on the way.
+function writeU64 (buf: Buffer, off: number, n: number): void {
+  buf.writeUInt32LE(n % 0x1_0000_0000, off)
+  buf.writeUInt32LE(Math.floor(n / 0x1_0000_0000), off + 4)
+}
+
+// Fixed-size replies are encoded here and copied into the session's reply
+// at once: a request then allocates no buffer for its answer.
+const scratch = Buffer.allocUnsafeSlow(256)
+function fixedReply (size: number): Buffer {
+  return scratch.fill(0, 0, size).subarray(0, size)
+}
+
 function writeAttr (buf: Buffer, off: number, a: FuseAttr): void {
-  const sec = BigInt(Math.floor(a.timeMs / 1000))
+  const sec = Math.floor(a.timeMs / 1000)
   const nsec = Math.floor(a.timeMs % 1000) * 1_000_000
   buf.writeBigUInt64LE(a.ino, off)
-  buf.writeBigUInt64LE(BigInt(a.size), off + 8)
-  buf.writeBigUInt64LE(BigInt(Math.ceil(a.size / 512)), off + 16)
-  buf.writeBigUInt64LE(sec, off + 24)
-  buf.writeBigUInt64LE(sec, off + 32)
-  buf.writeBigUInt64LE(sec, off + 40)
+  writeU64(buf, off + 8, a.size)
+  writeU64(buf, off + 16, Math.ceil(a.size / 512))
+  writeU64(buf, off + 24, sec)
+  writeU64(buf, off + 32, sec)
+  writeU64(buf, off + 40, sec)
   buf.writeUInt32LE(nsec, off + 48)
   buf.writeUInt32LE(nsec, off + 52)
   buf.writeUInt32LE(nsec, off + 56)
@@ -141,7 +152,7 @@ function writeAttr (buf: Buffer, off: number, a: FuseAttr): void {
 
 // Validity in seconds, split as the kernel wants it.
 function writeValid (buf: Buffer, secOff: number, nsecOff: number, seconds: number): void {
-  buf.writeBigUInt64LE(BigInt(Math.floor(seconds)), secOff)
+  writeU64(buf, secOff, Math.floor(seconds))
   buf.writeUInt32LE(Math.round((seconds % 1) * 1e9), nsecOff)
 }
 
@@ -155,21 +166,23 @@ export interface Entry {
 // struct fuse_entry_out.
 export function writeEntry (buf: Buffer, off: number, e: Entry): void {
   buf.writeBigUInt64LE(e.nodeid, off)
-  buf.writeBigUInt64LE(0n, off + 8) // generation: node ids are never reused
+  writeU64(buf, off + 8, 0) // generation: node ids are never reused
   writeValid(buf, off + 16, off + 32, e.entryValid)
   writeValid(buf, off + 24, off + 36, e.attrValid)
   writeAttr(buf, off + 40, e.attr)
 }
 
+// The fixed-size replies below are valid until the next one is encoded.
+
 export function entryOut (e: Entry): Buffer {
-  const buf = Buffer.alloc(ENTRY_OUT_SIZE)
+  const buf = fixedReply(ENTRY_OUT_SIZE)
   writeEntry(buf, 0, e)
   return buf
 }
 
 // struct fuse_attr_out.
 export function attrOut (attr: FuseAttr, valid: number): Buffer {
-  const buf = Buffer.alloc(16 + ATTR_SIZE)
+  const buf = fixedReply(16 + ATTR_SIZE)
   writeValid(buf, 0, 8, valid)
   writeAttr(buf, 16, attr)
   return buf
@@ -177,22 +190,22 @@ export function attrOut (attr: FuseAttr, valid: number): Buffer {
 
 // struct fuse_open_out.
 export function openOut (fh: number, openFlags: number): Buffer {
-  const buf = Buffer.alloc(16)
-  buf.writeBigUInt64LE(BigInt(fh), 0)
+  const buf = fixedReply(16)
+  writeU64(buf, 0, fh)
   buf.writeUInt32LE(openFlags, 8)
   return buf
 }
 
 // struct fuse_statfs_out (struct fuse_kstatfs).
-export function statfsOut (s: { blocks: number, bfree: number, bavail: number, files: number, ffree: number, bsize: number, namelen: number, frsize: number }): Buffer {
-  const buf = Buffer.alloc(80)
-  buf.writeBigUInt64LE(BigInt(s.blocks), 0)
-  buf.writeBigUInt64LE(BigInt(s.bfree), 8)
-  buf.writeBigUInt64LE(BigInt(s.bavail), 16)
-  buf.writeBigUInt64LE(BigInt(s.files), 24)
-  buf.writeBigUInt64LE(BigInt(s.ffree), 32)
+export function statfsOut (s: { blocks: number, bfree: number, bavail: number, files: number, ffree: number, bsize: number, namemax: number, frsize: number }): Buffer {
+  const buf = fixedReply(80)
+  writeU64(buf, 0, s.blocks)
+  writeU64(buf, 8, s.bfree)
+  writeU64(buf, 16, s.bavail)
+  writeU64(buf, 24, s.files)
+  writeU64(buf, 32, s.ffree)
   buf.writeUInt32LE(s.bsize, 40)
-  buf.writeUInt32LE(s.namelen, 44)
+  buf.writeUInt32LE(s.namemax, 44) // namelen
   buf.writeUInt32LE(s.frsize, 48)
   return buf
 }
@@ -268,22 +281,15 @@ export function initOut (o: { minor: number, maxReadahead: number, flags: number
   return buf
 }
 
-// struct fuse_out_header at the start of `buf`, for a body of `bodyLen`
-// bytes that follows it; answers the reply's whole length.
-export function writeReplyHeader (buf: Buffer, unique: bigint, error: number, bodyLen: number): number {
+// struct fuse_out_header at the start of `buf`, answering the request whose
+// header starts `request` (its unique id is copied as bytes), for a body of
+// `bodyLen` bytes that follows; answers the reply's whole length.
+export function writeReplyHeader (buf: Buffer, request: Buffer, error: number, bodyLen: number): number {
   const len = OUT_HEADER_SIZE + bodyLen
   buf.writeUInt32LE(len, 0)
   buf.writeInt32LE(error, 4)
-  buf.writeBigUInt64LE(unique, 8)
+  request.copy(buf, 8, 8, 16)
   return len
-}
-
-// A reply: the header, then the body (none for an error).
-export function reply (unique: bigint, error: number, body?: Buffer): Buffer {
-  const buf = Buffer.alloc(OUT_HEADER_SIZE + (body?.length ?? 0))
-  writeReplyHeader(buf, unique, error, body?.length ?? 0)
-  body?.copy(buf, OUT_HEADER_SIZE)
-  return buf
 }
 
 // A directory entry as readdir(3) will see it; `entry` is given for
@@ -310,7 +316,7 @@ export function direntSize (name: string, plus: boolean): number {
 // record's offset is that of the next, so a later call resumes there.
 // Answers the bytes and how many entries went in.
 export function packDirents (entries: readonly DirEntry[], first: number, size: number, plus: boolean): { buf: Buffer, count: number } {
-  const parts: Buffer[] = []
+  const buf = Buffer.alloc(size)
   let used = 0
   let i = 0
   for (; i < entries.length; i++) {
@@ -319,17 +325,15 @@ export function packDirents (entries: readonly DirEntry[], first: number, size: 
     const head = plus ? ENTRY_OUT_SIZE : 0
     const recLen = direntSize(e.name, plus)
     if (used + recLen > size) break
-    const rec = Buffer.alloc(recLen)
-    if (plus && e.entry !== undefined) writeEntry(rec, 0, e.entry)
-    rec.writeBigUInt64LE(e.ino, head)
-    rec.writeBigUInt64LE(BigInt(first + i + 1), head + 8)
-    rec.writeUInt32LE(nameLen, head + 16)
-    rec.writeUInt32LE(e.type, head + 20)
-    rec.write(e.name, head + DIRENT_HEADER, 'utf8')
-    parts.push(rec)
+    if (plus && e.entry !== undefined) writeEntry(buf, used, e.entry)
+    buf.writeBigUInt64LE(e.ino, used + head)
+    writeU64(buf, used + head + 8, first + i + 1)
+    buf.writeUInt32LE(nameLen, used + head + 16)
+    buf.writeUInt32LE(e.type, used + head + 20)
+    buf.write(e.name, used + head + DIRENT_HEADER, 'utf8')
     used += recLen
   }
-  return { buf: Buffer.concat(parts, used), count: i }
+  return { buf: buf.subarray(0, used), count: i }
 }
 
 // FUSE_NOTIFY_INVAL_ENTRY: the kernel forgets the dentry `name` in `parent`.

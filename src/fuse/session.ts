@@ -76,24 +76,25 @@ export async function startSession (ops: FuseOps, opts: SessionOptions): Promise
   const inBuf = Buffer.alloc(BUFFER_SIZE)
   const outBuf = Buffer.alloc(OUT_SIZE)
 
-  const send = (unique: bigint, error: number, body?: Buffer): void => {
-    const len = writeReplyHeader(outBuf, unique, error, body?.length ?? 0)
+  // Answers the request in inBuf.
+  const send = (error: number, body?: Buffer): void => {
+    const len = writeReplyHeader(outBuf, inBuf, error, body?.length ?? 0)
     body?.copy(outBuf, OUT_HEADER_SIZE)
     const errno = writeDevice(fd, outBuf, len)
     // ENOENT: the request was interrupted and is gone.
     if (errno !== 0 && errno !== os.constants.errno.ENOENT) log('warn', `FUSE reply not delivered: errno ${errno}`)
   }
 
-  const init = (unique: bigint, args: Buffer): void => {
+  const init = (args: Buffer): void => {
     const kernel = readInit(args)
     if (kernel.major !== FUSE_KERNEL_VERSION) {
-      send(unique, -os.constants.errno.EPROTO)
+      send(-os.constants.errno.EPROTO)
       ready(new NsfsError('EIO', `the kernel speaks FUSE ${kernel.major}.${kernel.minor}, nsfs speaks ${FUSE_KERNEL_VERSION}.x`, { path: opts.mountpoint }))
       return
     }
     const want = FUSE_ASYNC_READ | FUSE_DO_READDIRPLUS | FUSE_MAX_PAGES | (opts.flags ?? 0)
     const flags = kernel.flags & want
-    send(unique, 0, initOut({ minor: Math.min(kernel.minor, FUSE_KERNEL_MINOR_VERSION), maxReadahead: kernel.maxReadahead, flags, maxWrite: MAX_WRITE, maxPages: MAX_PAGES }))
+    send(0, initOut({ minor: Math.min(kernel.minor, FUSE_KERNEL_MINOR_VERSION), maxReadahead: kernel.maxReadahead, flags, maxWrite: MAX_WRITE, maxPages: MAX_PAGES }))
     if (opts.debug) log('debug', `FUSE INIT: kernel ${kernel.major}.${kernel.minor}, flags ${flags.toString(16)}`)
     initialized = true
     ready()
@@ -102,12 +103,12 @@ export async function startSession (ops: FuseOps, opts: SessionOptions): Promise
   const serve = (n: number): void => {
     const h = readInHeader(inBuf)
     const args = inBuf.subarray(IN_HEADER_SIZE, Math.min(h.len, n))
-    if (h.opcode === OP.INIT) return init(h.unique, args)
+    if (h.opcode === OP.INIT) return init(args)
     const answer = ops.handle(h, args)
     if (opts.debug) log('debug', `FUSE ${opName(h.opcode)} node ${h.nodeid} pid ${h.pid} uid ${h.uid}: ${answer.kind === 'error' ? `errno ${answer.errno}` : answer.kind}`)
     switch (answer.kind) {
-      case 'ok': send(h.unique, 0, answer.body); break
-      case 'error': send(h.unique, -answer.errno); break
+      case 'ok': send(0, answer.body); break
+      case 'error': send(-answer.errno); break
       case 'none': break
     }
   }

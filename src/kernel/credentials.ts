@@ -25,8 +25,16 @@ export interface TaskStatus {
   readonly dumpable: boolean
 }
 
-function ids (status: string, field: string): number[] {
-  const m = new RegExp(`^${field}:\\s+([\\d\\s]+)$`, 'm').exec(status)
+// Made once: a caller's status is parsed on many requests.
+const FIELDS = {
+  Tgid: /^Tgid:\s+([\d\s]+)$/m,
+  Uid: /^Uid:\s+([\d\s]+)$/m,
+  Gid: /^Gid:\s+([\d\s]+)$/m,
+  NSpid: /^NSpid:\s+([\d\s]+)$/m,
+}
+
+function ids (status: string, field: keyof typeof FIELDS): number[] {
+  const m = FIELDS[field].exec(status)
   return m?.[1] === undefined ? [] : m[1].trim().split(/\s+/).map(Number)
 }
 
