@@ -96,6 +96,23 @@ t.test('an exited process not yet reaped holds nothing, though its user link sti
   t.same(holdersOf(w, 'uts:1'), ['2/2'])
 })
 
+t.test('a recheck reads the links of a known process, and nothing of one gone', async t => {
+  const f = fixture(t)
+  f.task(2, 2, 5, { uts: 1 })
+  f.task(40, 40, 500, { uts: 1 })
+  const w = new TaskWatch(f.root)
+  w.scan()
+  w.update(x => x.recheck(40))
+  t.same([...w.rechecked], [40], 'as it was: rechecked, not read again')
+  t.same([...w.reread], [])
+  f.setNs(40, 40, 'uts', 7) // unshare(2), which makes no event
+  t.same([...w.update(x => x.recheck(40)).keys()].sort(), ['uts:1', 'uts:7'], 'moved: read again whole')
+  t.same([...w.reread], [40])
+  f.task(41, 41, 600, { uts: 8 })
+  w.update(x => x.recheck(41))
+  t.same([...w.reread, ...w.rechecked], [], 'never read (its exit came first): not read now')
+})
+
 t.test('a young process is re-read every scan; an old one when the sweep reaches it', async t => {
   const f = fixture(t)
   f.uptime(1000) // 100000 ticks

@@ -65,8 +65,12 @@ export class Engine {
   // Young processes due for a recheck (discover/task-watch.ts).
   private readonly youngDue = new Set<number>()
   private readonly dirtyMounts = new Set<number>()
-  // Per delay, pids due for a re-read, in the order they are due.
-  private readonly young = YOUNG_DELAYS_MS.map(() => [] as Array<{ pid: number, due: number }>)
+  // Per delay, pids due for a re-read, in the order they are due, each
+  // with the fork or exec it follows.
+  private readonly young = YOUNG_DELAYS_MS.map(() => [] as Array<{ pid: number, due: number, since: number }>)
+  // The last fork or exec of each young process: a later one starts its
+  // rechecks over (fork then exec is one start, not two), an exit ends them.
+  private readonly youngSince = new Map<number, number>()
   private youngTimer: NodeJS.Timeout | undefined
   private sweepTimer: NodeJS.Timeout | undefined
   private pollTimer: NodeJS.Timeout | undefined
@@ -211,6 +215,7 @@ export class Engine {
         return
       case 'exit':
         this.dirty.add(e.tgid)
+        if (e.pid === e.tgid) this.youngSince.delete(e.tgid)
         this.opts.onTaskChanged?.(e.pid, 'exit')
         return
       case 'id':
@@ -220,7 +225,8 @@ export class Engine {
 
   private youngAgain (pid: number): void {
     const now = performance.now()
-    YOUNG_DELAYS_MS.forEach((d, i) => this.young[i]?.push({ pid, due: now + d }))
+    this.youngSince.set(pid, now)
+    YOUNG_DELAYS_MS.forEach((d, i) => this.young[i]?.push({ pid, due: now + d, since: now }))
     this.armYoung()
   }
 
@@ -231,9 +237,15 @@ export class Engine {
     this.youngTimer = setTimeout(() => {
       this.youngTimer = undefined
       const now = performance.now()
-      for (const q of this.young) {
-        while (q.length > 0 && (q[0] as { due: number }).due <= now) this.youngDue.add((q.shift() as { pid: number }).pid)
-      }
+      const last = this.young.length - 1
+      this.young.forEach((q, i) => {
+        for (let e = q[0]; e !== undefined && e.due <= now; e = q[0]) {
+          q.shift()
+          if (this.youngSince.get(e.pid) !== e.since) continue
+          this.youngDue.add(e.pid)
+          if (i === last) this.youngSince.delete(e.pid)
+        }
+      })
       this.schedule()
       this.armYoung()
     }, Math.max(0, next - performance.now()))

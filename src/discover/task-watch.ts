@@ -217,14 +217,12 @@ export class TaskWatch {
 
   // Whether process `pid` is still in the namespaces it was read in: the
   // links of each task known, without listing its threads or reading its
-  // stat (a third of a read). Read again whole when anything differs (or
-  // when it is unknown); threads born since came with events of their own.
+  // stat (a third of a read). Read again whole when anything differs;
+  // threads born since came with events of their own. One not known is
+  // gone (its exit dropped it): nothing to read.
   recheck (pid: number): void {
     const p = this.procs.get(pid)
-    if (p === undefined || this.reread.has(pid)) {
-      this.readProc(pid)
-      return
-    }
+    if (p === undefined || this.reread.has(pid)) return
     for (const [tid, t] of p.tasks) {
       let i = 0
       for (const type of NS_TYPES) {
