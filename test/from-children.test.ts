@@ -27,4 +27,7 @@ t.test('pid and time namespaces for future children, when no task is in them', a
   t.same([...found.keys()].sort(), ['pid:6', 'time:5'], 'only those no task is in; a wrong type is ignored')
   t.same(found.get(ik('time:5'))?.holders, [{ kind: 'for-children', pid: 20, start: 200 }])
   t.same(readProcForChildren(proc.root, 10), [], 'in those namespaces itself: left to the task source')
+  // What the task source read this pass stands for the process's own links.
+  t.same(readProcForChildren(proc.root, 20, type => type === 'time' ? 5 : undefined), [], 'its own time namespace, as the task source just read it')
+  t.same(readProcForChildren(proc.root, 10, type => type === 'time' ? 9 : undefined).map(s => s.ino), [2], 'the task source says it moved on')
 })

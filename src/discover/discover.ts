@@ -81,7 +81,7 @@ export class Discoverer {
   ) {
     this.tasks = new TaskWatch(procRoot, taskOptions)
     this.fds = new PerProcess(pid => readProcFds(procRoot, pid, selfPid))
-    this.forChildren = new PerProcess(pid => readProcForChildren(procRoot, pid))
+    this.forChildren = new PerProcess(pid => readProcForChildren(procRoot, pid, type => this.tasks.inoOf(pid, type)))
   }
 
   // One pass and the snapshot it leaves; the same snapshot when nothing

@@ -9,15 +9,17 @@ import { foundOf, type Found, type Sighting } from './found.js'
 
 // One process's links, unless it is in that namespace itself: then the task
 // source has it, and on a host of many processes keeping those sightings
-// would cost a pass more than all the rest.
-export function readProcForChildren (procRoot: string, pid: number): Sighting[] {
+// would cost a pass more than all the rest. `own` answers the inode of the
+// namespace of a type its main thread is in where the caller just read it
+// (the task source); undefined, and the link is read here.
+export function readProcForChildren (procRoot: string, pid: number, own: (type: 'pid' | 'time') => number | undefined = () => undefined): Sighting[] {
   const out: Sighting[] = []
   let start: number | undefined
   for (const type of ['pid', 'time'] as const) {
     // ENOENT for a pid namespace whose first process is not forked yet.
     const link = readNsLink(`${procRoot}/${pid}/ns/${type}_for_children`)
     if (link === undefined || link.type !== type) continue
-    if (readNsLink(`${procRoot}/${pid}/ns/${type}`)?.ino === link.ino) continue
+    if ((own(type) ?? readNsLink(`${procRoot}/${pid}/ns/${type}`)?.ino) === link.ino) continue
     start ??= readTaskStart(procRoot, pid, pid)
     if (start !== undefined) out.push({ type, ino: link.ino, holder: { kind: 'for-children', pid, start } })
   }

@@ -12,7 +12,8 @@ export class PerProcess {
   update (reread: Iterable<number>, isLive: (pid: number) => boolean): void {
     for (const pid of this.byPid.keys()) if (!isLive(pid)) this.byPid.delete(pid)
     for (const pid of reread) {
-      const found = this.read(pid)
+      // Gone since (its exit is why it was read): nothing to read.
+      const found = isLive(pid) ? this.read(pid) : []
       if (found.length > 0) this.byPid.set(pid, found)
       else this.byPid.delete(pid)
     }

@@ -181,6 +181,14 @@ export class TaskWatch {
     return tasks
   }
 
+  // The inode of the `type` namespace process `pid`'s main thread was in
+  // when last read or rechecked; undefined when not known.
+  inoOf (pid: number, type: NsType): number | undefined {
+    const links = this.procs.get(pid)?.tasks.get(pid)?.links
+    const k = links?.find(l => l.startsWith(`${type}:`))
+    return k === undefined ? undefined : parseInoKey(k).ino
+  }
+
   // Whether `pid` is a process this watch knows.
   has (pid: number): boolean {
     return this.procs.has(pid)
