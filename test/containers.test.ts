@@ -113,7 +113,7 @@ t.test('the containers directory', async t => {
     if (e.kind !== 'dir' && e.kind !== 'containers' && e.kind !== 'container') throw new Error(`${p} is no directory`)
     return e
   }
-  const names = (p: string, v = view): string[] => vfs.list(dir(p, v), v).map(x => x.name)
+  const names = (p: string, v = view): string[] => [...vfs.list(dir(p, v), v).names]
   t.ok(names('/').includes('containers'), 'at the mount root')
   t.notOk(names(`/${names('/').find(n => n.startsWith('user-')) ?? ''}`).includes('containers'), 'and only there')
   t.same(names('/containers'), ['rootless', 'web'])

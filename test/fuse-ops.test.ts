@@ -64,7 +64,7 @@ function dirents (b: Buffer, plus: boolean): Array<{ name: string, off: number, 
 function readdir (path: string): string[] {
   const view = vfs.view(ROOT_CALLER)
   const e = vfs.resolve(path, view)
-  return e.kind === 'dir' ? vfs.list(e, view).map(x => x.name) : []
+  return e.kind === 'dir' ? [...vfs.list(e, view).names] : []
 }
 const childDir = readdir('/').find(n => n.startsWith('user-')) as string
 const ipcName = readdir('/').find(n => n.startsWith('ipc-')) as string

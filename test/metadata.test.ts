@@ -78,7 +78,7 @@ t.test('the vfs serves .nsfs.json: listed, read-only, one snapshot per open', as
   const view = vfs.view(ROOT_CALLER)
   const list = (path: string): string[] => {
     const e = vfs.resolve(path, view)
-    return e.kind === 'dir' ? vfs.list(e, view).map(x => x.name) : []
+    return e.kind === 'dir' ? [...vfs.list(e, view).names] : []
   }
   const file = `/${METADATA_FILE}`
   t.ok(list('/').includes(METADATA_FILE))

@@ -203,7 +203,7 @@ t.test('Vfs.rename', async t => {
   const recorded: RenamePlan[] = []
   const access = fakeAccess(() => tree, n => dead.has(n.id ?? '') ? undefined : '/proc/1/ns/net')
   const view = access.view(ROOT_CALLER)
-  const names = (): string[] => { const e = vfs.resolve('/', view); return e.kind === 'dir' ? vfs.list(e, view).map(x => x.name) : [] }
+  const names = (): string[] => { const e = vfs.resolve('/', view); return e.kind === 'dir' ? [...vfs.list(e, view).names] : [] }
   const vfs = new Vfs(() => tree, access, plan => {
     recorded.push(plan)
     if (plan.kind !== 'none') tree = withEntryRenamed(tree, plan.from, plan.name)

@@ -26,7 +26,7 @@ const rootView = vfs.view(ROOT_CALLER)
 const names = (path: string, view = rootView): string[] => {
   const e = vfs.resolve(path, view)
   if (e.kind !== 'dir') throw new Error(`${path} is no directory`)
-  return vfs.list(e, view).map(x => x.name)
+  return [...vfs.list(e, view).names]
 }
 const childDir = names('/').find(n => n.startsWith('user-')) as string
 const netEntry = names(`/${childDir}`).find(n => n.startsWith('net-')) as string
@@ -49,6 +49,19 @@ t.test('entries are classified once, with their attributes', async t => {
   t.throws(() => vfs.resolve('/nope', rootView), { code: 'ENOENT', path: '/nope' })
   t.throws(() => vfs.resolve(`/${childDir}/${netEntry}/x`, rootView), { code: 'ENOENT' })
   t.throws(() => vfs.resolve(`/${childDir}`, rootView, `d:${nsKey(root)}`), { code: 'ENOENT' }, 'a path that leads elsewhere now')
+})
+
+t.test('a listing\'s entries, made as they are read, are those a lookup finds', async t => {
+  for (const path of ['/', `/${childDir}`]) {
+    const dir = vfs.resolve(path, rootView)
+    if (dir.kind !== 'dir') throw new Error(`${path} is no directory`)
+    const listing = vfs.list(dir, rootView)
+    t.ok(listing.names.length >= 3, `${path}: entries, then the special ones`)
+    listing.names.forEach((name, i) => {
+      const looked = vfs.child(dir, name, rootView)
+      t.match(listing.entry(i), { kind: looked.kind, identity: looked.identity, path: looked.path }, `${path} ${name}`)
+    })
+  }
 })
 
 t.test('what the kernel may keep: names that cannot be guessed, attributes of what was found', async t => {

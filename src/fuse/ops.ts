@@ -8,7 +8,7 @@ import type { Logger } from '../log.js'
 import type { View } from '../model/access.js'
 import type { TreeChange } from '../model/tree-change.js'
 import { HandleTable } from '../vfs/handle-table.js'
-import { isDir, S_IFDIR, type Attr, type DirEntry as VfsDirEntry, type Entry, type Requester, type Vfs } from '../vfs/vfs.js'
+import { isDir, S_IFDIR, type Attr, type DirEntry as VfsDirEntry, type DirListing, type Entry, type Requester, type Vfs } from '../vfs/vfs.js'
 import { KernelCache } from './kernel-cache.js'
 import { NodeTable, ROOT_ID } from './inodes.js'
 import {
@@ -34,11 +34,13 @@ function ok (body: Buffer): Answer {
 }
 
 // One listing, fixed at opendir for its caller, so offsets stay meaningful
-// across the READDIR calls of one listing.
+// across the READDIR calls of one listing: `.` and `..`, then `entries`.
 interface Listing {
   readonly dir: bigint
-  readonly entries: ReadonlyArray<{ readonly name: string, readonly entry: Entry | undefined }>
+  readonly entries: DirListing
 }
+
+const DOTS = ['.', '..']
 
 const S_IFMT = 0o170000
 const EMPTY_ATTR: FuseAttr = { ino: 0n, size: 0, mode: 0, nlink: 0, uid: 0, gid: 0, timeMs: 0 }
@@ -153,8 +155,7 @@ export class FuseOps {
         return ok(openOut(this.vfs.open(this.entry(h.nodeid, view), readOpenIn(args).flags, view), FOPEN_DIRECT_IO))
       case OP.OPENDIR: {
         const dir = this.dirEntry(h.nodeid, view)
-        const entries = [{ name: '.', entry: undefined }, { name: '..', entry: undefined }, ...this.vfs.list(dir, view)]
-        return ok(openOut(this.listings.add({ dir: h.nodeid, entries }), 0))
+        return ok(openOut(this.listings.add({ dir: h.nodeid, entries: this.vfs.list(dir, view) }), 0))
       }
       case OP.STATFS:
         return ok(statfsOut(this.vfs.statfs(view)))
@@ -213,10 +214,12 @@ export class FuseOps {
     const out: DirEntry[] = []
     // About what fits in `size`; the rest waits for the next call.
     let budget = size
-    for (let i = offset; i < listing.entries.length && budget > 0; i++) {
-      const e = listing.entries[i] as Listing['entries'][number]
-      out.push(this.dirent(listing.dir, e.name, e.entry, plus))
-      budget -= direntSize(e.name, plus)
+    const { names } = listing.entries
+    for (let i = offset; i < DOTS.length + names.length && budget > 0; i++) {
+      const j = i - DOTS.length
+      const name = j < 0 ? DOTS[i] as string : names[j] as string
+      out.push(this.dirent(listing.dir, name, j < 0 ? undefined : listing.entries.entry(j), plus))
+      budget -= direntSize(name, plus)
     }
     const packed = packDirents(out, offset, size, plus)
     // READDIRPLUS entries that did not fit were not handed to the kernel.

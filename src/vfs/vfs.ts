@@ -80,6 +80,19 @@ export interface StatFs {
 }
 
 // The kernel's side of each request (kernel/handles.ts, daemon wiring).
+// A directory's entries as one caller may see them, fixed when it is
+// opened: the names at once, each entry made when it is read, so a slow
+// reader of 60,000 entries holds their names, not 60,000 entries.
+export interface DirListing {
+  readonly names: readonly string[]
+  // The entry names[i] stands for.
+  readonly entry: (i: number) => Entry
+}
+
+function listingOf (entries: readonly Entry[]): DirListing {
+  return { names: entries.map(e => e.path.slice(e.path.lastIndexOf('/') + 1)), entry: i => entries[i] as Entry }
+}
+
 export interface Access {
   // The caller's view of the current tree.
   view: (who: Requester) => View
@@ -292,27 +305,41 @@ export class Vfs {
 
   // What `view` sees in a directory: in tree order, at the root then
   // `containers`, the metadata file last.
-  list (dir: DirEntry, view: View): Array<{ name: string, entry: Entry }> {
-    const out: Array<{ name: string, entry: Entry }> = []
+  list (dir: DirEntry, view: View): DirListing {
     switch (dir.kind) {
-      case 'dir':
+      case 'dir': {
+        // Names and nodes now; entries (paths, identities) only as read.
+        const names: string[] = []
+        const nodes: Node[] = []
         for (const [name, node] of dir.node.entries) {
-          if (this.shows(node, view)) out.push({ name, entry: this.entryOf(node, join(dir.path, name)) })
+          if (!this.shows(node, view)) continue
+          names.push(name)
+          nodes.push(node)
         }
-        if (dir.path === '/') out.push({ name: CONTAINERS_DIR, entry: { kind: 'containers', identity: CONTAINERS_IDENTITY, path: CONTAINERS_PATH } })
-        out.push({ name: METADATA_FILE, entry: { kind: 'meta', identity: identity('m', dir.node.ns), path: join(dir.path, METADATA_FILE), dir: dir.node } })
-        break
-      case 'containers':
+        const root = dir.path === '/'
+        if (root) names.push(CONTAINERS_DIR)
+        names.push(METADATA_FILE)
+        return {
+          names,
+          entry: i => {
+            const node = nodes[i]
+            if (node !== undefined) return this.entryOf(node, join(dir.path, names[i] as string))
+            if (root && i === nodes.length) return { kind: 'containers', identity: CONTAINERS_IDENTITY, path: CONTAINERS_PATH }
+            return { kind: 'meta', identity: identity('m', dir.node.ns), path: join(dir.path, METADATA_FILE), dir: dir.node }
+          },
+        }
+      }
+      case 'containers': {
+        const entries: Entry[] = []
         for (const [name, c] of this.containers().byName) {
           const path = join(dir.path, name)
-          if (this.linksOf(c, path, view).length > 0) out.push({ name, entry: { kind: 'container', identity: containerIdentity(c), path, container: c } })
+          if (this.linksOf(c, path, view).length > 0) entries.push({ kind: 'container', identity: containerIdentity(c), path, container: c })
         }
-        break
+        return listingOf(entries)
+      }
       case 'container':
-        for (const link of this.linksOf(dir.container, dir.path, view)) out.push({ name: link.type, entry: link })
-        break
+        return listingOf(this.linksOf(dir.container, dir.path, view))
     }
-    return out
   }
 
   readlink (entry: Entry, view: View): string {
