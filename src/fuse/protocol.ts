@@ -172,8 +172,8 @@ export function writeEntry (buf: Buffer, off: number, e: Entry): void {
   writeAttr(buf, off + 40, e.attr)
 }
 
-// The fixed-size replies below are valid until the next one is encoded.
-
+// struct fuse_entry_out as a reply. This and the fixed-size replies below
+// are valid until the next one is encoded.
 export function entryOut (e: Entry): Buffer {
   const buf = fixedReply(ENTRY_OUT_SIZE)
   writeEntry(buf, 0, e)
@@ -316,15 +316,21 @@ export function direntSize (name: string, plus: boolean): number {
 // record's offset is that of the next, so a later call resumes there.
 // Answers the bytes and how many entries went in.
 export function packDirents (entries: readonly DirEntry[], first: number, size: number, plus: boolean): { buf: Buffer, count: number } {
-  const buf = Buffer.alloc(size)
+  let count = 0
+  let total = 0
+  for (const e of entries) {
+    const recLen = direntSize(e.name, plus)
+    if (total + recLen > size) break
+    total += recLen
+    count++
+  }
+  const buf = Buffer.alloc(total)
   let used = 0
-  let i = 0
-  for (; i < entries.length; i++) {
+  for (let i = 0; i < count; i++) {
     const e = entries[i] as DirEntry
     const nameLen = Buffer.byteLength(e.name)
     const head = plus ? ENTRY_OUT_SIZE : 0
     const recLen = direntSize(e.name, plus)
-    if (used + recLen > size) break
     if (plus && e.entry !== undefined) writeEntry(buf, used, e.entry)
     buf.writeBigUInt64LE(e.ino, used + head)
     writeU64(buf, used + head + 8, first + i + 1)
@@ -333,7 +339,7 @@ export function packDirents (entries: readonly DirEntry[], first: number, size: 
     buf.write(e.name, used + head + DIRENT_HEADER, 'utf8')
     used += recLen
   }
-  return { buf: buf.subarray(0, used), count: i }
+  return { buf, count }
 }
 
 // FUSE_NOTIFY_INVAL_ENTRY: the kernel forgets the dentry `name` in `parent`.

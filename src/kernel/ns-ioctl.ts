@@ -1,4 +1,4 @@
-// The nsfs ioctls (linux/nsfs.h), called through koffi.
+// The nsfs ioctls and file handles (linux/nsfs.h), called through koffi.
 import os from 'node:os'
 import koffi from 'koffi'
 import { libc, syscallFailed as fail } from './libc.js'
