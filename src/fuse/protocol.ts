@@ -316,28 +316,28 @@ export function direntSize (name: string, plus: boolean): number {
 // record's offset is that of the next, so a later call resumes there.
 // Answers the bytes and how many entries went in.
 export function packDirents (entries: readonly DirEntry[], first: number, size: number, plus: boolean): { buf: Buffer, count: number } {
-  let count = 0
+  const recLens: number[] = []
   let total = 0
   for (const e of entries) {
     const recLen = direntSize(e.name, plus)
     if (total + recLen > size) break
     total += recLen
-    count++
+    recLens.push(recLen)
   }
+  const count = recLens.length
   const buf = Buffer.alloc(total)
+  const head = plus ? ENTRY_OUT_SIZE : 0
   let used = 0
   for (let i = 0; i < count; i++) {
     const e = entries[i] as DirEntry
     const nameLen = Buffer.byteLength(e.name)
-    const head = plus ? ENTRY_OUT_SIZE : 0
-    const recLen = direntSize(e.name, plus)
     if (plus && e.entry !== undefined) writeEntry(buf, used, e.entry)
     buf.writeBigUInt64LE(e.ino, used + head)
     writeU64(buf, used + head + 8, first + i + 1)
     buf.writeUInt32LE(nameLen, used + head + 16)
     buf.writeUInt32LE(e.type, used + head + 20)
     buf.write(e.name, used + head + DIRENT_HEADER, 'utf8')
-    used += recLen
+    used += recLens[i] as number
   }
   return { buf, count }
 }

@@ -308,26 +308,12 @@ export class Vfs {
   list (dir: DirEntry, view: View): DirListing {
     switch (dir.kind) {
       case 'dir': {
-        // Names and nodes now; entries (paths, identities) only as read.
+        // Names now; each entry as a lookup makes it, when it is read.
         const names: string[] = []
-        const nodes: Node[] = []
-        for (const [name, node] of dir.node.entries) {
-          if (!this.shows(node, view)) continue
-          names.push(name)
-          nodes.push(node)
-        }
-        const root = dir.path === '/'
-        if (root) names.push(CONTAINERS_DIR)
+        for (const [name, node] of dir.node.entries) if (this.shows(node, view)) names.push(name)
+        if (dir.path === '/') names.push(CONTAINERS_DIR)
         names.push(METADATA_FILE)
-        return {
-          names,
-          entry: i => {
-            const node = nodes[i]
-            if (node !== undefined) return this.entryOf(node, join(dir.path, names[i] as string))
-            if (root && i === nodes.length) return { kind: 'containers', identity: CONTAINERS_IDENTITY, path: CONTAINERS_PATH }
-            return { kind: 'meta', identity: identity('m', dir.node.ns), path: join(dir.path, METADATA_FILE), dir: dir.node }
-          },
-        }
+        return { names, entry: i => this.child(dir, names[i] as string, view) }
       }
       case 'containers': {
         const entries: Entry[] = []
