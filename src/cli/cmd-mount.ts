@@ -3,6 +3,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import v8 from 'node:v8'
 import { Daemon } from '../daemon/daemon.js'
 import { daemonize, READY_FD } from '../daemon/daemonize.js'
 import { asArguments, commandLineOptions, DEFAULTS, resolveSettings, type Settings } from '../daemon/settings.js'
@@ -122,6 +123,11 @@ async function inForeground (s: Settings, readyFd: number | undefined): Promise<
     waiting = false
     try { fs.closeSync(readyFd) } catch {}
   }
+  // A daemon that runs for good keeps its heap near what it holds: by
+  // default V8 leaves it room to grow several times over (60,000
+  // namespaces: 344 MiB at rest, 242 with this), and requests are answered
+  // no slower for it.
+  v8.setFlagsFromString('--optimize-for-size')
   let code: number
   try {
     code = await Daemon.run(s, {
