@@ -194,7 +194,7 @@ export class Discoverer {
   private resight (inoKey: InoKey, task: Sources | undefined, other: Sources | undefined): void {
     const before = this.sighted.get(inoKey)
     const entry = task ?? other
-    const holders = other === undefined ? task?.holders ?? [] : task === undefined ? other.holders : [...task.holders, ...other.holders]
+    const holders = other === undefined ? task?.holders ?? [] : task === undefined ? other.holders : task.holders.concat(other.holders)
     if (entry === undefined || holders.length === 0) {
       this.sighted.delete(inoKey)
       this.failed.delete(inoKey)

@@ -33,7 +33,8 @@ interface Task {
 
 interface Proc {
   start: number
-  readonly tasks: Map<number, Task>
+  // An array, not a Map by tid: most processes have one thread.
+  tasks: readonly Task[]
 }
 
 // Holders are not all kept: the host's own namespaces have one per task
@@ -137,7 +138,7 @@ export class TaskWatch {
   // The first scan sorts every task by age, so each namespace's holders
   // start with its oldest (kthreadd for the host's own).
   private readAll (pids: readonly number[]): void {
-    const found: Array<{ pid: number, tasks: Map<number, Task> }> = []
+    const found: Array<{ pid: number, tasks: Task[] }> = []
     // Nothing is added before all are read, so links share their strings
     // through this table meanwhile (60,000 tasks: 480,000 links, a handful
     // of namespaces for most).
@@ -145,21 +146,21 @@ export class TaskWatch {
     for (const pid of pids) {
       this.reread.add(pid)
       const tasks = this.readTasks(pid, keys)
-      if (tasks !== undefined && tasks.size > 0) found.push({ pid, tasks })
+      if (tasks !== undefined && tasks.length > 0) found.push({ pid, tasks })
     }
     const all: Task[] = []
     for (const { pid, tasks } of found) {
       this.procs.set(pid, { start: startOf(pid, tasks), tasks })
-      all.push(...tasks.values())
+      all.push(...tasks)
     }
     all.sort((a, b) => byAge(a.holder, b.holder))
     for (const t of all) this.add(t)
   }
 
-  private readTasks (pid: number, keys?: Map<InoKey, InoKey>): Map<number, Task> | undefined {
+  private readTasks (pid: number, keys?: Map<InoKey, InoKey>): Task[] | undefined {
     const tids = listTids(this.procRoot, pid)
     if (tids === undefined) return undefined
-    const tasks = new Map<number, Task>()
+    const tasks: Task[] = []
     for (const tid of tids) {
       const stat = readTaskStat(this.procRoot, pid, tid)
       if (stat === undefined || stat.exited) continue
@@ -176,15 +177,15 @@ export class TaskWatch {
         }
         links.push(shared)
       }
-      tasks.set(tid, { holder: { kind: 'task', pid, tid, start }, links })
+      tasks.push({ holder: { kind: 'task', pid, tid, start }, links: links.slice() })
     }
-    return tasks
+    return tasks.slice()
   }
 
   // The inode of the `type` namespace process `pid`'s main thread was in
   // when last read or rechecked; undefined when not known.
   inoOf (pid: number, type: NsType): number | undefined {
-    const links = this.procs.get(pid)?.tasks.get(pid)?.links
+    const links = this.procs.get(pid)?.tasks.find(t => t.holder.tid === pid)?.links
     const k = links?.find(l => l.startsWith(`${type}:`))
     return k === undefined ? undefined : parseInoKey(k).ino
   }
@@ -198,29 +199,31 @@ export class TaskWatch {
   readProc (pid: number): void {
     this.reread.add(pid)
     const tasks = this.readTasks(pid)
-    if (tasks === undefined || tasks.size === 0) {
+    if (tasks === undefined || tasks.length === 0) {
       this.dropProc(pid)
       return
     }
     const old = this.procs.get(pid)
     if (old === undefined) {
       this.procs.set(pid, { start: startOf(pid, tasks), tasks })
-      for (const t of tasks.values()) this.add(t)
+      for (const t of tasks) this.add(t)
       return
     }
-    for (const [tid, t] of old.tasks) {
-      const now = tasks.get(tid)
-      if (now === undefined || !sameTask(t, now)) {
-        this.remove(t)
-        old.tasks.delete(tid)
-      }
-    }
-    for (const [tid, t] of tasks) {
-      if (old.tasks.has(tid)) continue
-      old.tasks.set(tid, t)
+    const read = new Map(tasks.map(t => [t.holder.tid, t]))
+    const kept = old.tasks.filter(t => {
+      const now = read.get(t.holder.tid)
+      if (now !== undefined && sameTask(t, now)) return true
+      this.remove(t)
+      return false
+    })
+    const keptTids = new Set(kept.map(t => t.holder.tid))
+    for (const t of tasks) {
+      if (keptTids.has(t.holder.tid)) continue
+      kept.push(t)
       this.add(t)
     }
-    old.start = startOf(pid, old.tasks)
+    old.tasks = kept.slice()
+    old.start = startOf(pid, kept)
   }
 
   // Whether process `pid` is still in the namespaces it was read in: the
@@ -231,10 +234,10 @@ export class TaskWatch {
   recheck (pid: number): void {
     const p = this.procs.get(pid)
     if (p === undefined || this.reread.has(pid)) return
-    for (const [tid, t] of p.tasks) {
+    for (const t of p.tasks) {
       let i = 0
       for (const type of NS_TYPES) {
-        const link = readNsLink(`${this.procRoot}/${pid}/task/${tid}/ns/${type}`)
+        const link = readNsLink(`${this.procRoot}/${pid}/task/${t.holder.tid}/ns/${type}`)
         if (link === undefined) continue
         if (t.links[i++] !== inoKey(link.type, link.ino)) {
           this.readProc(pid)
@@ -252,7 +255,7 @@ export class TaskWatch {
   dropProc (pid: number): void {
     const p = this.procs.get(pid)
     if (p === undefined) return
-    for (const t of p.tasks.values()) this.remove(t)
+    for (const t of p.tasks) this.remove(t)
     this.procs.delete(pid)
   }
 
@@ -269,7 +272,7 @@ export class TaskWatch {
       // Tasks come oldest first at the first scan, and are younger than
       // every known one after.
       if (ns.shown.length < this.opts.maxHolders) {
-        ns.shown = [...ns.shown, h]
+        ns.shown = ns.shown.concat([h])
         this.dirty.add(k)
       }
     }
@@ -288,7 +291,7 @@ export class TaskWatch {
       }
       // Only a change among the holders answered matters.
       if (!ns.shown.includes(t.holder)) continue
-      ns.shown = ns.shown.filter(h => h !== t.holder)
+      ns.shown = without(ns.shown, t.holder)
       if (ns.count > ns.shown.length) this.refill.add(ns)
       this.dirty.add(k)
     }
@@ -301,7 +304,7 @@ export class TaskWatch {
     const wanted = new Map<InoKey, { ns: NsHolders, all: TaskHolder[] }>()
     for (const ns of this.refill) wanted.set(ns.key, { ns, all: [] })
     for (const p of this.procs.values()) {
-      for (const t of p.tasks.values()) {
+      for (const t of p.tasks) {
         for (const k of t.links) wanted.get(k)?.all.push(t.holder)
       }
     }
@@ -325,12 +328,21 @@ export class TaskWatch {
   }
 }
 
+// The arrays kept here (a task's links, a process's tasks, a namespace's
+// holders) are made at their size by slice and concat: one grown by push,
+// spread or filter keeps room for 17 elements, 152 bytes, where most hold
+// one. A holders array per namespace and two per process: 6 MiB at 20,000.
+function without<T> (a: readonly T[], x: T): T[] {
+  const i = a.indexOf(x)
+  return a.slice(0, i).concat(a.slice(i + 1))
+}
+
 function sameTask (a: Task, b: Task): boolean {
   return a.holder.start === b.holder.start && a.links.length === b.links.length && a.links.every((l, i) => l === b.links[i])
 }
 
-function startOf (pid: number, tasks: ReadonlyMap<number, Task>): number {
-  const leader = tasks.get(pid) ?? tasks.values().next().value
+function startOf (pid: number, tasks: readonly Task[]): number {
+  const leader = tasks.find(t => t.holder.tid === pid) ?? tasks[0]
   return leader === undefined ? 0 : leader.holder.start
 }
 

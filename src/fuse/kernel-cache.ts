@@ -4,7 +4,7 @@
 // holder's path) changed. Directory link counts are always 1, and symlink
 // targets are never cached, so neither needs telling.
 import type { TreeChange } from '../model/tree-change.js'
-import { holderPath, type Namespace } from '../model/namespace.js'
+import { holderPath, type Holder, type NsType } from '../model/namespace.js'
 import type { Node } from '../model/tree-node.js'
 import { identityOf } from '../vfs/vfs.js'
 import { ROOT_ID, type KnownNode, type NodeTable } from './inodes.js'
@@ -12,8 +12,10 @@ import { invalEntry, invalInode } from './protocol.js'
 import { METADATA_FILE } from '../model/metadata.js'
 
 export class KernelCache {
-  // The first holder each handle's size was answered from.
-  private readonly sizedFrom = new Map<bigint, string>()
+  // The first holder each handle's size was answered from: the discovery's
+  // own object, not a path made for the purpose (one per entry the kernel
+  // looked up, 60,000 after a `find`).
+  private readonly sizedFrom = new Map<bigint, Holder>()
 
   constructor (
     private readonly nodes: NodeTable,
@@ -24,7 +26,7 @@ export class KernelCache {
   // Attributes of `node` went to the kernel as node `id`.
   answered (id: bigint, node: Node): void {
     if (node.kind !== 'link') return
-    const first = firstHolder(node.ns)
+    const first = node.ns.holders[0]
     if (first !== undefined) this.sizedFrom.set(id, first)
   }
 
@@ -70,7 +72,7 @@ export class KernelCache {
     const now = dir.entries.get(name)
     if (now === undefined || identityOf(now) !== child.identity) return this.unname(parentId, name, child, out)
     const sized = this.sizedFrom.get(child.id)
-    if (now.kind === 'link' && sized !== undefined && firstHolder(now.ns) !== sized) {
+    if (now.kind === 'link' && sized !== undefined && !samePlace(now.ns.holders[0], sized, now.ns.type)) {
       this.sizedFrom.delete(child.id)
       out.push(invalInode(child.id))
     }
@@ -83,7 +85,8 @@ export class KernelCache {
   }
 }
 
-function firstHolder (ns: Namespace): string | undefined {
-  const h = ns.holders[0]
-  return h === undefined ? undefined : `${h.start} ${holderPath(h, ns.type)}`
+// Whether holder `a` is `b` as far as a handle's size goes: the same task
+// (start time) at the same path.
+function samePlace (a: Holder | undefined, b: Holder, type: NsType): boolean {
+  return a !== undefined && (a === b || (a.start === b.start && holderPath(a, type) === holderPath(b, type)))
 }
