@@ -331,8 +331,8 @@ export class Discoverer {
     // of the literal, 60,000 times over on a large host.
     const { type, id, dev, ino, owner, parent, ownerUid } = meta
     return this.listed.has(key)
-      ? { type, id, dev, ino, owner, parent, ownerUid, holders, listed: true }
-      : { type, id, dev, ino, owner, parent, ownerUid, holders }
+      ? { type, id, dev, ino, key, owner, parent, ownerUid, holders, listed: true }
+      : { type, id, dev, ino, key, owner, parent, ownerUid, holders }
   }
 }
 

@@ -80,7 +80,8 @@ export class NsReader {
     const owner = this.related(fd, path, 'owner', 'user', known, out)
     const parent = type === 'user' ? owner : type === 'pid' ? this.related(fd, path, 'parent', 'pid', known, out) : null
     const ownerUid = type === 'user' ? nsGetOwnerUid(fd, path) : null
-    return [{ type, id, dev: st.dev, ino: st.ino, owner, parent, ownerUid }, ...out]
+    const key = nsKey({ type, id, dev: st.dev, ino: st.ino })
+    return [{ type, id, dev: st.dev, ino: st.ino, key, owner, parent, ownerUid }, ...out]
   }
 
   // Owner or parent through a short-lived fd, its descriptions added to
