@@ -15,6 +15,7 @@ t.test('describing by path and by id', { skip }, async t => {
   const st = fs.statSync('/proc/self/ns/net')
   const meta = d.describe('/proc/self/ns/net', 'net', st.ino, true)
   t.match(meta, { type: 'net', dev: st.dev, ino: st.ino, parent: null, ownerUid: null })
+  t.equal(meta?.key, meta?.id == null ? `net:${st.dev}:${st.ino}` : `net:${meta.id}`, 'its key, made once, is the one its identity gives')
   t.equal(d.describe('/proc/self/ns/net', 'net', st.ino + 1, true), undefined, 'another inode than readlink said: the holder moved')
   t.equal(d.describe('/proc/999999999/ns/net', 'net', st.ino, true), undefined, 'a holder that is gone')
   const fifo = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'nsfs-fifo-')), 'fifo')

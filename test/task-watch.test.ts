@@ -143,6 +143,19 @@ t.test('threads come and go; holders are capped, the oldest kept', async t => {
   t.same([...w.changed], [], 'a holder not shown ends: nothing to publish')
 })
 
+t.test('one thread of several moves: it alone changes namespace, the others are kept', async t => {
+  const f = fixture(t)
+  for (const tid of [100, 101, 102]) f.task(100, tid, 100, { uts: 1 })
+  const w = new TaskWatch(f.root, { youngTicks: 1e9 })
+  t.same(holdersOf(w, 'uts:1'), ['100/100', '100/101', '100/102'])
+  f.setNs(100, 101, 'uts', 2) // unshare(2) in one thread
+  const out = w.update(x => x.readProc(100))
+  t.same([...w.changed].sort(), ['uts:1', 'uts:2'])
+  t.same(out.get(ik('uts:1'))?.holders.map(h => h.tid), [100, 102], 'the threads that stayed')
+  t.same(out.get(ik('uts:2'))?.holders.map(h => h.tid), [101], 'the thread that moved')
+  t.equal(w.inoOf(100, 'uts'), 1, 'the main thread is where it was')
+})
+
 t.test('a pid reused by a new process is told apart by its start time', async t => {
   const f = fixture(t)
   f.task(70, 70, 99950, { net: 1 })
