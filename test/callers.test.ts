@@ -3,7 +3,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
-import { CLI, kernelSkipReason, run, startDaemon, startHolder, tempDir, waitFor, walk } from './lib/harness.js'
+import { CLI, kernelSkipReason, run, startDaemon, startHolder, stateDir, tempDir, waitFor, walk } from './lib/harness.js'
 
 const skip = kernelSkipReason()
 const NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']
@@ -88,7 +88,7 @@ t.test('--userns mounts one user namespace\'s subtree as the root', { skip }, as
   t.same(names.map(n => n.replace(/-[0-9a-f]+$/, '')), ['containers', 'net', 'user', 'uts'])
   t.equal(fs.statSync(path.join(mnt, 'user')).ino, inoOf(`/proc/${outer.pid}/ns/user`))
   t.notOk(walk(mnt).some(p => { try { return fs.statSync(path.join(mnt, p)).ino === inoOf(`/proc/${other.pid}/ns/net`) } catch { return false } }), 'nothing from outside it')
-  const bad = run(process.execPath, [CLI, 'mount', tempDir(t), '--userns', `/proc/${outer.pid}/ns/net`, '--state-dir', tempDir(t)])
+  const bad = run(process.execPath, [CLI, 'mount', tempDir(t), '--userns', `/proc/${outer.pid}/ns/net`, '--state-dir', stateDir(t)])
   t.equal(bad.status, 1)
   t.match(bad.stderr, /--userns wants a user namespace/)
 })
