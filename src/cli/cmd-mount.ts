@@ -125,8 +125,8 @@ async function inForeground (s: Settings, readyFd: number | undefined): Promise<
   }
   // A daemon that runs for good keeps its heap near what it holds: by
   // default V8 leaves it room to grow several times over (60,000
-  // namespaces: 344 MiB at rest, 242 with this), and requests are answered
-  // no slower for it.
+  // namespaces: 325 MiB at rest, 203 with this). Round trips are no slower;
+  // whole-tree walks at 60,000 and churn cost more CPU (README, Performance).
   v8.setFlagsFromString('--optimize-for-size')
   let code: number
   try {

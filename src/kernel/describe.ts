@@ -74,13 +74,13 @@ export class NsReader {
     const id = this.hasNsGetId ? nsGetId(fd, path).toString() : null
     // An ancestor already described under the same 64-bit id is the same
     // namespace (ids are never reused); without ids, describe it again.
-    const had = self || id === null ? undefined : known(nsKey({ type, id, dev: st.dev, ino: st.ino }))
+    const key = nsKey({ type, id, dev: st.dev, ino: st.ino })
+    const had = self || id === null ? undefined : known(key)
     if (had !== undefined) return [had]
     const out: NsDescription[] = []
     const owner = this.related(fd, path, 'owner', 'user', known, out)
     const parent = type === 'user' ? owner : type === 'pid' ? this.related(fd, path, 'parent', 'pid', known, out) : null
     const ownerUid = type === 'user' ? nsGetOwnerUid(fd, path) : null
-    const key = nsKey({ type, id, dev: st.dev, ino: st.ino })
     return [{ type, id, dev: st.dev, ino: st.ino, key, owner, parent, ownerUid }, ...out]
   }
 

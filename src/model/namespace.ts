@@ -19,8 +19,8 @@ export interface NsIdentity {
   readonly ino: number
   // Its key, made once where the namespace is described and carried along:
   // each module that keys a map by it would otherwise make its own copy of
-  // the string (7 per namespace; live heap at 20,000: 64 → 60 MiB). Hand-built identities
-  // leave it out.
+  // the string (7 per namespace; live heap at 20,000: 64 → 60 MiB).
+  // Hand-built identities leave it out.
   readonly key?: NsKey
 }
 

@@ -79,7 +79,6 @@ export interface StatFs {
   namemax: number
 }
 
-// The kernel's side of each request (kernel/handles.ts, daemon wiring).
 // A directory's entries as one caller may see them, fixed when it is
 // opened: the names at once, each entry made when it is read, so a slow
 // reader of 60,000 entries holds their names, not 60,000 entries.
@@ -93,6 +92,7 @@ function listingOf (entries: readonly Entry[]): DirListing {
   return { names: entries.map(e => e.path.slice(e.path.lastIndexOf('/') + 1)), entry: i => entries[i] as Entry }
 }
 
+// The kernel's side of each request (kernel/handles.ts, daemon wiring).
 export interface Access {
   // The caller's view of the current tree.
   view: (who: Requester) => View
