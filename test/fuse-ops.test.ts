@@ -206,3 +206,54 @@ t.test('protocol encoding', async t => {
   t.equal(packed.buf.length, 32 + 32, 'records padded to 8 bytes')
   t.same(dirents(packed.buf, false).map(e => [e.name, e.off, e.type]), [['abc', 6, 10], ['defghijk', 7, 4]])
 })
+
+t.test('a readlink in listing order has the next link checked while the device is idle', async t => {
+  const nets = [20, 21, 22, 23].map(id => ns('net', id, { owner: nsKey(root), holders: [task(id * 10)] }))
+  const here = builder.build(discovery(root, [child, ...nets]))
+  const checked: string[] = []
+  const access = { ...fakeAccess(() => here, path), checkAhead: (n: Namespace) => { checked.push(nsKey(n)) } }
+  const ops = new FuseOps(new Vfs(() => here, access, () => {}), () => {})
+  const ask = (opcode: number, nodeid: bigint, args = Buffer.alloc(0)): Buffer => {
+    const head = Buffer.alloc(IN_HEADER_SIZE)
+    head.writeUInt32LE(IN_HEADER_SIZE + args.length, 0)
+    head.writeUInt32LE(opcode, 4)
+    head.writeBigUInt64LE(nodeid, 16)
+    head.writeUInt32LE(ROOT_CALLER.pid, 32)
+    return body(ops.handle(readInHeader(head), args))
+  }
+  const fh = Number(ask(OP.OPENDIR, ROOT_ID, Buffer.alloc(8)).readBigUInt64LE(0))
+  const listed = dirents(ask(OP.READDIRPLUS, ROOT_ID, readIn(fh, 0, 65536)), true).slice(2)
+  const keyOf = (name: string | undefined): string | undefined => {
+    const node = name === undefined ? undefined : here.root.entries.get(name)
+    return node?.kind === 'link' ? nsKey(node.ns) : undefined
+  }
+  const S_IFLNK_TYPE = 10
+  const links = listed.filter(e => e.type === S_IFLNK_TYPE)
+  t.ok(links.length >= 5, 'the user namespace\'s handle and four nets')
+  t.ok(listed.some(e => e.type !== S_IFLNK_TYPE), 'and entries of other kinds between or after them')
+  const read = (i: number): string[] => {
+    const before = checked.length
+    ask(OP.READLINK, (links[i] as { id: bigint }).id)
+    ops.idle()
+    ops.idle()
+    return checked.slice(before)
+  }
+  // The link a caller reading `links[i]` in order comes to next.
+  const next = (i: number): string[] => {
+    const at = listed.indexOf(links[i] as typeof listed[number])
+    const after = listed.slice(at + 1, at + 5).find(e => e.type === S_IFLNK_TYPE)
+    return after === undefined ? [] : [keyOf(after.name) as string]
+  }
+  ops.idle()
+  t.same(checked, [], 'nothing is due before a readlink')
+  t.equal(next(0).length + next(1).length + next(3).length, 3, 'each of these reads has a link after it')
+  t.same(read(0), next(0), 'the next link is checked, once')
+  t.same(read(1), next(1))
+  t.same(read(3), next(3), 'one skipped: the reader is found a little further on')
+  t.same(read(0), [], 'a readlink behind the reader predicts nothing')
+  const again = Number(ask(OP.OPENDIR, ROOT_ID, Buffer.alloc(8)).readBigUInt64LE(0))
+  const head = Buffer.alloc(IN_HEADER_SIZE)
+  head.writeUInt32LE(OP.RELEASEDIR, 4)
+  t.same(ops.handle(readInHeader(head), u64(again, 0)), { kind: 'ok' }, 'listed again, and closed')
+  t.same(read(0), [], 'a closed listing predicts nothing')
+})

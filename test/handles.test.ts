@@ -3,11 +3,13 @@
 import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
-import { resolveHandle } from '../src/kernel/handles.js'
+import { FRESH_MS, Handles, resolveHandle } from '../src/kernel/handles.js'
 import { nsGetId, readNsId } from '../src/kernel/ns-ioctl.js'
 import { NS_TYPES } from '../src/model/namespace.js'
-import type { Holder, Namespace } from '../src/model/namespace.js'
+import { nsKey, type Holder, type Namespace } from '../src/model/namespace.js'
+import { View } from '../src/model/access.js'
 import { FakeProc } from './lib/fixture.js'
+import { caller, discovery, ns as fakeNs } from './lib/snapshot.js'
 
 const net = (ino: number, holders: Holder[], dev = 4): Namespace => ({ type: 'net', id: '9', dev, ino, owner: null, parent: null, ownerUid: null, holders })
 // A kernel without NS_GET_ID: tasks are checked by link inode and start time.
@@ -67,4 +69,44 @@ t.test('mount holders: the mount point still shows the namespace', async t => {
   t.equal(resolveHandle(net(st.ino, [local], st.dev), proc.root), path.join(pinDir, 'pin'), 'in our own mount namespace: the plain path')
   fs.symlinkSync(path.join(pinDir, 'pin'), path.join(pinDir, 'link'))
   t.equal(resolveHandle(net(st.ino, [{ ...local, mountPoint: path.join(pinDir, 'link') }], st.dev), proc.root), undefined, 'a symlink left where the mount was is not followed')
+})
+
+t.test('a check made ahead answers the next readlink of its namespace, once, for at most FRESH_MS', async t => {
+  const proc = new FakeProc(t).add({ pid: 100, start: 500, fds: { 3: 'net:[4026532111]' } })
+  const user = fakeNs('user', 1)
+  const pid = fakeNs('pid', 2, { owner: nsKey(user) })
+  const mnt = fakeNs('mnt', 3, { owner: nsKey(user) })
+  const held = oldNet(4026532111, [{ kind: 'fd', pid: 100, fd: 3, start: 500 }])
+  const other = oldNet(4026532111, [{ kind: 'fd', pid: 100, fd: 3, start: 500 }])
+  const d = discovery(user, [pid, mnt])
+  let now = 0
+  const handles = new Handles(() => d, () => undefined, { pid: nsKey(pid), mnt: nsKey(mnt) }, proc.root, () => now)
+  const root = new View(d, caller([user, pid, mnt]))
+  t.ok(handles.plain(root), 'root at home')
+  const fd3 = path.join(proc.root, '100', 'fd', '3')
+  const moveAway = (): void => { fs.rmSync(fd3); fs.symlinkSync('net:[4026532999]', fd3) }
+  const moveBack = (): void => { fs.rmSync(fd3); fs.symlinkSync('net:[4026532111]', fd3) }
+
+  handles.checkAhead(held, root)
+  moveAway()
+  now = FRESH_MS
+  t.equal(handles.target(held, root), '/proc/100/fd/3', 'checked FRESH_MS ago: its answer stands')
+  t.equal(handles.target(held, root), undefined, 'used once: the next readlink checks again')
+
+  moveBack()
+  handles.checkAhead(held, root)
+  moveAway()
+  now += FRESH_MS + 0.1
+  t.equal(handles.target(held, root), undefined, 'older than FRESH_MS: checked again')
+
+  moveBack()
+  handles.checkAhead(held, root)
+  moveAway()
+  t.equal(handles.target(other, root), undefined, 'another namespace is never answered from it')
+
+  moveBack()
+  const stranger = new View(d, caller([user, pid, mnt], { uid: 1000, capEff: 0n }))
+  handles.checkAhead(held, stranger)
+  moveAway()
+  t.equal(handles.target(held, root), undefined, 'a view whose check is its own checks nothing ahead')
 })

@@ -253,6 +253,7 @@ export class Daemon {
       plain: view => handles.plain(view),
       holders: (ns, view) => handles.holders(ns, view),
       target: (ns, view) => handles.target(ns, view),
+      checkAhead: (ns, view) => handles.checkAhead(ns, view),
       alive: ns => handles.alive(ns),
     }
   }

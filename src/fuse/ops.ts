@@ -42,6 +42,23 @@ interface Listing {
 
 const DOTS = ['.', '..']
 
+// `ls -l` reads an entry's target right after listing it, in listing
+// order: where the caller's readlinks are in the last listing opened, and
+// the one expected next.
+interface ReadingOrder {
+  readonly listing: Listing
+  // The view of the last readlink.
+  view: View
+  // Index in listing.entries.names of the entry after the last one read.
+  next: number
+  // Whether the entry at `next` (or a link just after it) awaits its check.
+  due: boolean
+}
+
+// How far ahead of the last readlink the next one is looked for (other
+// kinds of entries come between: directories, the metadata file).
+const LOOK_AHEAD = 4
+
 const S_IFMT = 0o170000
 const EMPTY_ATTR: FuseAttr = { ino: 0n, size: 0, mode: 0, nlink: 0, uid: 0, gid: 0, timeMs: 0 }
 
@@ -49,6 +66,7 @@ export class FuseOps {
   readonly nodes: NodeTable
   private readonly listings = new HandleTable<Listing>()
   private readonly cache: KernelCache
+  private reading: ReadingOrder | undefined
 
   constructor (private readonly vfs: Vfs, private readonly log: Logger) {
     this.nodes = new NodeTable(vfs.rootIdentity)
@@ -99,9 +117,13 @@ export class FuseOps {
         const r = readReadIn(args)
         return ok(this.readdir(r.fh, r.offset, r.size, h.opcode === OP.READDIRPLUS))
       }
-      case OP.RELEASEDIR:
-        this.listings.release(readReleaseIn(args).fh)
+      case OP.RELEASEDIR: {
+        const fh = readReleaseIn(args).fh
+        // Its reader is done; and the listing holds the tree it was made of.
+        if (this.reading !== undefined && this.reading.listing === this.listings.get(fh)) this.reading = undefined
+        this.listings.release(fh)
         return OK
+      }
       case OP.SETATTR:
         // Truncating is writing; chmod, chown and utimens change what the
         // kernel decides.
@@ -147,15 +169,20 @@ export class FuseOps {
         const entry = this.entry(h.nodeid, view)
         return ok(attrOut(this.attrOf(h.nodeid, entry), this.vfs.cacheTimes(entry).attr))
       }
-      case OP.READLINK:
-        return ok(Buffer.from(this.vfs.readlink(this.entry(h.nodeid, view), view)))
+      case OP.READLINK: {
+        const target = this.vfs.readlink(this.entry(h.nodeid, view), view)
+        this.followReading(h.nodeid, view)
+        return ok(Buffer.from(target))
+      }
       case OP.OPEN:
         // Rendered once per open; direct_io, so a size the kernel cached
         // never cuts a read short.
         return ok(openOut(this.vfs.open(this.entry(h.nodeid, view), readOpenIn(args).flags, view), FOPEN_DIRECT_IO))
       case OP.OPENDIR: {
         const dir = this.dirEntry(h.nodeid, view)
-        return ok(openOut(this.listings.add({ dir: h.nodeid, entries: this.vfs.list(dir, view) }), 0))
+        const listing = { dir: h.nodeid, entries: this.vfs.list(dir, view) }
+        this.reading = { listing, view, next: 0, due: false }
+        return ok(openOut(this.listings.add(listing), 0))
       }
       case OP.STATFS:
         return ok(statfsOut(this.vfs.statfs(view)))
@@ -164,6 +191,42 @@ export class FuseOps {
         return this.rename(h.nodeid, args, h.opcode === OP.RENAME2, view)
     }
     throw new NsfsError('ENOSYS', `opcode ${h.opcode} is not answered for callers`)
+  }
+
+  // While the device is idle between requests of a caller walking the
+  // tree: the check of the readlink expected next.
+  idle (): void {
+    const r = this.reading
+    if (r?.due !== true) return
+    r.due = false
+    const { names } = r.listing.entries
+    for (let i = r.next; i < names.length && i < r.next + LOOK_AHEAD; i++) {
+      let entry: Entry
+      try {
+        entry = r.listing.entries.entry(i)
+      } catch {
+        // Gone since the listing: its readlink will say so.
+        continue
+      }
+      if (entry.kind === 'link') return this.vfs.readAhead(entry, r.view)
+    }
+  }
+
+  // Node `id` was read as a link: if it is in the last listing at or just
+  // after where the caller was, the next link there is due for its check.
+  private followReading (id: bigint, view: View): void {
+    const r = this.reading
+    const node = this.nodes.get(id)
+    if (r === undefined || node === undefined || r.listing.dir !== node.parent) return
+    const { names } = r.listing.entries
+    for (let i = r.next; i < names.length && i < r.next + LOOK_AHEAD; i++) {
+      if (names[i] === node.name) {
+        r.next = i + 1
+        r.due = true
+        r.view = view
+        return
+      }
+    }
   }
 
   // The path of a node in the current tree, as the kernel last named it.

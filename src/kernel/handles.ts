@@ -13,6 +13,11 @@ import { isDenied, isGone, readNsLink, readTaskStart } from './procfs.js'
 
 export type KeyOf = (type: NsType, ino: number) => NsKey | undefined
 
+// How old a check of a namespace's holders may be when a readlink is
+// answered from it: a holder that moved is then no longer handed out 5 ms
+// later, within the 10 ms promised.
+export const FRESH_MS = 5
+
 // The daemon's own pid and mount namespaces: callers in both know holders
 // by the very paths discovery found.
 export interface Home {
@@ -21,11 +26,15 @@ export interface Home {
 }
 
 export class Handles {
+  // One handle checked ahead of its readlink (checkAhead).
+  private ahead: { readonly ns: Namespace, readonly path: string | undefined, readonly at: number } | undefined
+
   constructor (
     private readonly discovery: () => Discovery,
     private readonly keyOf: KeyOf,
     private readonly home: Home,
     private readonly procRoot = '/proc',
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
   private atHome (view: View): boolean {
@@ -55,12 +64,24 @@ export class Handles {
   target (ns: Namespace, view: View): string | undefined {
     // Its own: a path that means the caller itself wherever its /proc is.
     if (!view.privileged && view.caller?.current.get(ns.type) === nsKey(ns)) return `/proc/thread-self/ns/${ns.type}`
-    if (this.plain(view)) return resolveHandle(ns, this.procRoot)
+    if (this.plain(view)) {
+      const ahead = this.ahead
+      this.ahead = undefined
+      if (ahead?.ns === ns && this.now() - ahead.at <= FRESH_MS) return ahead.path
+      return resolveHandle(ns, this.procRoot)
+    }
     for (const h of ns.holders) {
       const mapped = this.forView(h, view)
       if (mapped !== undefined && stillHolds(h, ns, this.procRoot)) return holderPath(mapped, ns.type)
     }
     return undefined
+  }
+
+  // Checks the holders of `ns` now, for a readlink by `view` expected next,
+  // so that it is answered without a check of its own. Only plain views: for
+  // others the check depends on the caller.
+  checkAhead (ns: Namespace, view: View): void {
+    if (this.plain(view)) this.ahead = { ns, path: resolveHandle(ns, this.procRoot), at: this.now() }
   }
 
   // `h` as `view` may know it, or undefined when it may not (not its to

@@ -104,6 +104,10 @@ export interface Access {
   // A path that leads to `ns` for the view right now; undefined when none
   // does (the holder moved or exited since the scan, or none is its to open).
   target: (ns: Namespace, view: View) => string | undefined
+  // Makes the check `target` would make for `ns` now, while the caller
+  // is busy, for a readlink expected next; nothing if the view's check
+  // is its own.
+  checkAhead: (ns: Namespace, view: View) => void
   // Whether some holder still leads to `ns` (it may have died since the
   // scan; one no process holds is alive through a child user namespace).
   alive: (ns: Namespace) => boolean
@@ -334,6 +338,11 @@ export class Vfs {
     const target = this.access.target(entry.node.ns, view)
     if (target === undefined) throw new NsfsError('ENOENT', 'no live holder of this namespace is yours to open', { path: entry.path })
     return target
+  }
+
+  // The readlink of `entry` is likely next: its check may be made now.
+  readAhead (entry: Entry, view: View): void {
+    if (entry.kind === 'link') this.access.checkAhead(entry.node.ns, view)
   }
 
   // Opens a metadata file: its content is fixed here for the life of the
