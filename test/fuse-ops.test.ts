@@ -213,7 +213,7 @@ t.test('a readlink in listing order has the next link checked while the device i
   const checked: string[] = []
   const access = { ...fakeAccess(() => here, path), checkAhead: (n: Namespace) => { checked.push(nsKey(n)) } }
   const ops = new FuseOps(new Vfs(() => here, access, () => {}), () => {})
-  const ask = (opcode: number, nodeid: bigint, args = Buffer.alloc(0)): Buffer => {
+  const ask = (opcode: number, nodeid: bigint, args: Buffer = Buffer.alloc(0)): Buffer => {
     const head = Buffer.alloc(IN_HEADER_SIZE)
     head.writeUInt32LE(IN_HEADER_SIZE + args.length, 0)
     head.writeUInt32LE(opcode, 4)
@@ -256,4 +256,39 @@ t.test('a readlink in listing order has the next link checked while the device i
   head.writeUInt32LE(OP.RELEASEDIR, 4)
   t.same(ops.handle(readInHeader(head), u64(again, 0)), { kind: 'ok' }, 'listed again, and closed')
   t.same(read(0), [], 'a closed listing predicts nothing')
+})
+
+t.test('the kernel may keep a directory\'s listing for privileged callers, until it changes', async t => {
+  const here = builder.build(discovery(root, [child, net, ipc]))
+  const ops = new FuseOps(new Vfs(() => here, fakeAccess(() => here, path), () => {}), () => {})
+  const ask = (opcode: number, nodeid: bigint, args: Buffer = Buffer.alloc(0), pid = ROOT_CALLER.pid): Answer => {
+    const head = Buffer.alloc(IN_HEADER_SIZE)
+    head.writeUInt32LE(opcode, 4)
+    head.writeBigUInt64LE(nodeid, 16)
+    head.writeUInt32LE(pid, 32)
+    return ops.handle(readInHeader(head), args)
+  }
+  // Opens, reads whole and closes a directory: the FOPEN flags it had.
+  const list = (nodeid: bigint, pid = ROOT_CALLER.pid): number => {
+    const open = body(ask(OP.OPENDIR, nodeid, Buffer.alloc(8), pid))
+    const fh = Number(open.readBigUInt64LE(0))
+    for (let off = 0, got = 1; got > 0;) {
+      const d = dirents(body(ask(OP.READDIRPLUS, nodeid, readIn(fh, off, 65536), pid)), true)
+      got = d.length
+      off = d.at(-1)?.off ?? off
+    }
+    ask(OP.RELEASEDIR, nodeid, u64(fh, 0), pid)
+    return open.readUInt32LE(8)
+  }
+  const FOPEN_KEEP_CACHE = 2
+  const FOPEN_CACHE_DIR = 8
+  t.equal(list(ROOT_ID), FOPEN_CACHE_DIR, 'filled by the first listing')
+  t.equal(list(ROOT_ID), FOPEN_CACHE_DIR | FOPEN_KEEP_CACHE, 'then kept')
+  const containers = entry(body(ask(OP.LOOKUP, ROOT_ID, name('containers')))).id
+  t.equal(list(containers), 0, 'the containers directory: never (engines rename containers with no word to us)')
+  const notes = ops.invalidations({ kind: 'dirs', dirs: [{ dir: nsKey(root), removed: [], added: ['x'], changed: [] }] })
+  t.ok(notes.some(b => b.readInt32LE(4) === 2 && b.readBigUInt64LE(16) === ROOT_ID), 'a change invalidates the kernel\'s copy')
+  t.equal(list(ROOT_ID), FOPEN_CACHE_DIR, 'and it is filled anew')
+  t.equal(list(ROOT_ID, 0), 0, 'a caller who sees only part of it: no copy')
+  t.equal(list(ROOT_ID), FOPEN_CACHE_DIR, 'which dropped the kernel\'s')
 })

@@ -9,10 +9,11 @@ import type { View } from '../model/access.js'
 import type { TreeChange } from '../model/tree-change.js'
 import { HandleTable } from '../vfs/handle-table.js'
 import { isDir, S_IFDIR, type Attr, type DirEntry as VfsDirEntry, type DirListing, type Entry, type Requester, type Vfs } from '../vfs/vfs.js'
+import { DirCaches, type CacheTicket } from './dir-cache.js'
 import { KernelCache } from './kernel-cache.js'
 import { NodeTable, ROOT_ID } from './inodes.js'
 import {
-  attrOut, direntSize, entryOut, FATTR_SIZE, FOPEN_DIRECT_IO, OP, openOut, packDirents, readBatchForgetIn, readForgetIn, readName,
+  attrOut, direntSize, entryOut, FATTR_SIZE, FOPEN_DIRECT_IO, invalInode, OP, openOut, packDirents, readBatchForgetIn, readForgetIn, readName,
   readOpenIn, readReadIn, readReleaseIn, readRenameIn, readSetattrIn, RENAME_NOREPLACE, statfsOut,
   type DirEntry, type Entry as FuseEntry, type FuseAttr, type InHeader,
 } from './protocol.js'
@@ -38,6 +39,10 @@ function ok (body: Buffer): Answer {
 interface Listing {
   readonly dir: bigint
   readonly entries: DirListing
+  // When its replies fill the kernel's copy of the listing (dir-cache.ts).
+  readonly ticket: CacheTicket | undefined
+  // Whether its first READDIR began at the start.
+  fromStart: boolean
 }
 
 const DOTS = ['.', '..']
@@ -66,6 +71,7 @@ export class FuseOps {
   readonly nodes: NodeTable
   private readonly listings = new HandleTable<Listing>()
   private readonly cache: KernelCache
+  private readonly dirCaches = new DirCaches()
   private reading: ReadingOrder | undefined
 
   constructor (private readonly vfs: Vfs, private readonly log: Logger) {
@@ -88,7 +94,12 @@ export class FuseOps {
 
   // The kernel caches of the tree after `change`, as notifications.
   invalidations (change: TreeChange): Buffer[] {
-    return this.cache.invalidations(change)
+    const out = this.cache.invalidations(change)
+    const dirs = change.kind === 'whole'
+      ? this.dirCaches.changedAll()
+      : change.dirs.map(c => this.nodes.idOf(`d:${c.dir}`)).filter((id): id is bigint => id !== undefined && this.dirCaches.changed(id))
+    for (const id of dirs) out.push(invalInode(id))
+    return out
   }
 
   private dispatch (h: InHeader, args: Buffer): Answer {
@@ -119,8 +130,10 @@ export class FuseOps {
       }
       case OP.RELEASEDIR: {
         const fh = readReleaseIn(args).fh
+        const listing = this.listings.get(fh)
         // Its reader is done; and the listing holds the tree it was made of.
-        if (this.reading !== undefined && this.reading.listing === this.listings.get(fh)) this.reading = undefined
+        if (this.reading !== undefined && this.reading.listing === listing) this.reading = undefined
+        if (listing?.ticket !== undefined) this.dirCaches.released(listing.ticket)
         this.listings.release(fh)
         return OK
       }
@@ -180,9 +193,12 @@ export class FuseOps {
         return ok(openOut(this.vfs.open(this.entry(h.nodeid, view), readOpenIn(args).flags, view), FOPEN_DIRECT_IO))
       case OP.OPENDIR: {
         const dir = this.dirEntry(h.nodeid, view)
-        const listing = { dir: h.nodeid, entries: this.vfs.list(dir, view) }
+        const entries = this.vfs.list(dir, view)
+        // A namespace's directory lists the same for every privileged caller.
+        const { flags, ticket } = this.dirCaches.opened(h.nodeid, dir.kind === 'dir' && view.privileged)
+        const listing: Listing = { dir: h.nodeid, entries, ticket, fromStart: false }
         this.reading = { listing, view, next: 0, due: false }
-        return ok(openOut(this.listings.add(listing), 0))
+        return ok(openOut(this.listings.add(listing), flags))
       }
       case OP.STATFS:
         return ok(statfsOut(this.vfs.statfs(view)))
@@ -268,7 +284,10 @@ export class FuseOps {
 
   private forget (id: bigint, nlookup: number): void {
     this.nodes.forget(id, nlookup)
-    if (this.nodes.get(id) === undefined) this.cache.forgotten(id)
+    if (this.nodes.get(id) === undefined) {
+      this.cache.forgotten(id)
+      this.dirCaches.forgotten(id)
+    }
   }
 
   private readdir (fh: number, offset: number, size: number, plus: boolean): Buffer {
@@ -285,6 +304,8 @@ export class FuseOps {
       budget -= direntSize(name, plus)
     }
     const packed = packDirents(out, offset, size, plus)
+    if (offset === 0) listing.fromStart = true
+    if (plus && listing.fromStart && listing.ticket !== undefined && offset + packed.count >= DOTS.length + names.length) this.dirCaches.sentWhole(listing.ticket)
     // READDIRPLUS entries that did not fit were not handed to the kernel.
     for (const e of out.slice(packed.count)) {
       if (e.entry !== undefined && e.entry.nodeid !== 0n) this.forget(e.entry.nodeid, 1)
@@ -312,6 +333,10 @@ export class FuseOps {
     if ((r.flags & ~RENAME_NOREPLACE) !== 0) return fail('EINVAL')
     const join = (d: string, n: string): string => d === '/' ? `/${n}` : `${d}/${n}`
     this.vfs.rename(join(this.pathOf(dir), r.from), join(this.pathOf(r.newDir), r.to), view)
+    // The kernel moved its own entries and marked both directories
+    // changed; its copies of their listings are not handed out again.
+    this.dirCaches.changed(dir)
+    this.dirCaches.changed(r.newDir)
     const moved = this.nodes.childrenIn(dir).get(r.from)
     if (moved !== undefined) this.nodes.moved(moved, r.newDir, r.to)
     return OK

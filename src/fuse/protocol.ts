@@ -63,6 +63,8 @@ export const FUSE_MAX_PAGES = 1 << 22
 export const FUSE_CACHE_SYMLINKS = 1 << 23
 
 export const FOPEN_DIRECT_IO = 1 << 0
+export const FOPEN_KEEP_CACHE = 1 << 1
+export const FOPEN_CACHE_DIR = 1 << 3
 
 export const FATTR_SIZE = 1 << 3
 
