@@ -126,6 +126,25 @@ t.test('a holder that moves away: its old entry leads to the other holder or now
   t.throws(() => fs.statSync(p), { code: 'ENOENT' })
 })
 
+t.test('a listing the kernel keeps shows a namespace that appears or dies at once', { skip }, async t => {
+  const mnt = tempDir(t)
+  await startDaemon(t, mnt)
+  // Filled, then handed out from the kernel's copy for the next 5 s.
+  fs.readdirSync(mnt)
+  const kept = fs.readdirSync(mnt)
+  const h = await startHolder(t, ['unshare', '--uts'])
+  const ino = inoOf(`/proc/${h.pid}/ns/uts`)
+  const born = Date.now()
+  const [entry] = await waitFor('the new namespace to be listed', () => { const e = entriesOf(mnt, ino); return e.length === 1 ? e : undefined }, 3000)
+  t.ok(Date.now() - born < 1000, `listed in ${Date.now() - born} ms`)
+  t.notOk(kept.includes(entry as string), 'it was not there before')
+  fs.readdirSync(mnt)
+  await h.stop()
+  const died = Date.now()
+  await waitFor('the dead namespace to leave the listing', () => fs.readdirSync(mnt).includes(entry as string) ? undefined : true, 3000)
+  t.ok(Date.now() - died < 1000, `gone in ${Date.now() - died} ms`)
+})
+
 t.test('lost events are made up for by a scan', { skip }, async t => {
   const mnt = tempDir(t)
   const d = await startDaemon(t, mnt, ['-o', 'event_buffer=4096'])
