@@ -22,9 +22,10 @@ nsfs mounted in a temp dir and measured against lsns and /proc:
 cold find, warm ls -lR, visibility and disappearance of an unshare'd
 namespace under a churn of 100 creations and deaths per second, daemon peak
 RSS and CPU during that churn, readlink latency; the daemon's CPU and RSS
-at rest against one lsns listing's CPU; statfs and lookup-miss round trips
-against a libfuse3 daemon in C (scripts/bench-ref, built here), and request
-latency under 16 parallel \`ls -lR\`. Prints a table of medians and writes
+at rest against one lsns listing's CPU; statfs and lookup-miss round trips,
+and warm ls -lR of N symlinks, against a libfuse3 daemon in C
+(scripts/bench-ref, built here), and request latency under 16 parallel
+\`ls -lR\`. Prints a table of medians and writes
 JSON (default bench-results.json).
 `
 const { values: opt } = parseArgs({
@@ -163,9 +164,10 @@ function lsnsCpuSeconds () {
 
 const missOf = mnt => () => { try { fs.lstatSync(path.join(mnt, 'no-such-entry')) } catch {} }
 
-// The C reference daemon, built once and mounted in a temp dir, and the C
-// client that times round trips (`roundTrip(op, mnt, n)`: mean µs).
-async function reference () {
+// The C reference daemon, built once and mounted in a temp dir with a root
+// of `links` symlinks, and the C client that times round trips
+// (`roundTrip(op, mnt, n)`: mean µs).
+async function reference (links) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nsfs-bench-ref-'))
   const bin = path.join(dir, 'ref-fuse')
   const client = path.join(dir, 'round-trip')
@@ -181,7 +183,7 @@ async function reference () {
   }
   const mnt = path.join(dir, 'mnt')
   fs.mkdirSync(mnt)
-  const child = spawn(bin, ['-f', '-s', mnt], { stdio: 'ignore' })
+  const child = spawn(bin, ['-f', '-s', mnt], { stdio: 'ignore', env: { ...process.env, REF_LINKS: String(links) } })
   const stop = async () => {
     child.kill('SIGTERM')
     await exited(child)
@@ -313,14 +315,13 @@ async function benchSize (n) {
 
   // The request path against the C reference: both warmed up alike, then
   // timed in alternating rounds so that they share the machine's noise.
-  const ref = await reference()
+  const ref = await reference(n)
   const rt = { statfs: [], refStatfs: [], miss: [], refMiss: [] }
   for (const op of ['statfs', 'miss']) for (const at of [d.mnt, ref.mnt]) ref.roundTrip(op, at, ROUND_TRIP_CALLS)
   for (let i = 0; i < Math.max(RUNS, ROUND_TRIP_RUNS); i++) {
     rt.statfs.push(ref.roundTrip('statfs', d.mnt, ROUND_TRIP_CALLS)); rt.refStatfs.push(ref.roundTrip('statfs', ref.mnt, ROUND_TRIP_CALLS))
     rt.miss.push(ref.roundTrip('miss', d.mnt, ROUND_TRIP_CALLS)); rt.refMiss.push(ref.roundTrip('miss', ref.mnt, ROUND_TRIP_CALLS))
   }
-  await ref.stop(); cleanups.splice(cleanups.indexOf(ref.stop), 1)
   const load = await underLoad(d.mnt)
   r.requests = {
     statfsMicros: median(rt.statfs), refStatfsMicros: median(rt.refStatfs),
@@ -340,15 +341,20 @@ async function benchSize (n) {
   r.cold = { runs: cold, median: median(cold) }
   log(`N=${n}: cold find ${cold.map(s => s.toFixed(2)).join(' ')} s`)
 
+  // Warm, in turns with the C reference's tree of as many symlinks: what
+  // a walk costs when every readlink is a round trip and nothing is checked.
   const warmStart = now()
   const warmUp = mustTime('ls', ['-lR', d.mnt], [0, 1])
-  const warm = []
+  mustTime('ls', ['-lR', ref.mnt])
+  const warm = []; const refWarm = []
   while (warm.length < RUNS) {
     warm.push(mustTime('ls', ['-lR', d.mnt], [0, 1]))
+    refWarm.push(mustTime('ls', ['-lR', ref.mnt]))
     if ((now() - warmStart) / 1000 + warmUp > WARM_BUDGET) break
   }
-  r.warm = { runs: warm, median: median(warm) }
-  log(`N=${n}: warm ls -lR ${warm.map(s => s.toFixed(2)).join(' ')} s`)
+  await ref.stop(); cleanups.splice(cleanups.indexOf(ref.stop), 1)
+  r.warm = { runs: warm, median: median(warm), ref: { runs: refWarm, median: median(refWarm) } }
+  log(`N=${n}: warm ls -lR ${warm.map(s => s.toFixed(2)).join(' ')} s; C reference ${refWarm.map(s => s.toFixed(2)).join(' ')} s`)
 
   // readlink of the host's net namespace entry against /proc's own link.
   const selfNet = fs.statSync('/proc/self/ns/net').ino
@@ -405,6 +411,9 @@ function rowsFor (r) {
     ['cold `find`', fmt(r.cold.median, 's'), lsnsCell, bound + fmt(coldRatio), '≤ 0.5× lsns', ok(holds({ limit: 0.5, value: coldRatio }))],
     [`warm \`ls -lR\`${r.warm.runs.length < r.runs ? ` (${r.warm.runs.length} runs)` : ''}`, fmt(r.warm.median, 's'), lsnsCell, bound + fmt(warmRatio), '≤ 0.2× lsns', ok(holds({ limit: 0.2, value: warmRatio }))],
   ]
+  if (r.warm.ref !== undefined) {
+    rows.push([`warm \`ls -lR\` of C libfuse3's ${r.n} symlinks (readlink a round trip, nothing checked)`, fmt(r.warm.ref.median, 's'), lsnsCell, bound + fmt(ratio(r.warm.ref.median, r.lsns.median)), '', ''])
+  }
   if (r.n >= 60000) {
     rows.push(['full listing (`find`)', fmt(r.cold.median, 's'), '', '', '< 3 s', ok(r.cold.median < 3)])
   }

@@ -1,25 +1,63 @@
 // The bench's reference: a one-thread libfuse3 low-level daemon that answers
-// getattr of the root, lookup (always ENOENT) and statfs, as cheaply as C
-// can. Built by scripts/bench from Debian's libfuse3-dev; not part of nsfs.
+// as cheaply as C can: getattr, lookup and statfs, and with REF_LINKS=N in
+// its environment a root of N symlinks `link-0`… whose readlink is answered
+// every time (like nsfs's, but with nothing checked), kept by the kernel for
+// 10 s like nsfs's entries. Built by scripts/bench from Debian's
+// libfuse3-dev; not part of nsfs.
 #define FUSE_USE_VERSION 34
 #include <fuse_lowlevel.h>
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+static long links;
+static const char target[] = "/proc/2/ns/uts";
+static void fill(fuse_ino_t ino, struct stat *st) {
+  memset(st, 0, sizeof *st);
+  st->st_ino = ino; st->st_nlink = 1;
+  if (ino == FUSE_ROOT_ID) st->st_mode = S_IFDIR | 0755;
+  else { st->st_mode = S_IFLNK | 0777; st->st_size = sizeof target - 1; }
+}
 static void ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
-  (void)fi; struct stat st; memset(&st, 0, sizeof st);
-  if (ino != FUSE_ROOT_ID) { fuse_reply_err(req, ENOENT); return; }
-  st.st_ino = 1; st.st_mode = S_IFDIR | 0755; st.st_nlink = 2;
+  (void)fi; struct stat st;
+  if (ino != FUSE_ROOT_ID && (long)ino - 2 >= links) { fuse_reply_err(req, ENOENT); return; }
+  fill(ino, &st);
   fuse_reply_attr(req, &st, 10.0);
 }
-static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) { (void)parent; (void)name; fuse_reply_err(req, ENOENT); }
+static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
+  long i; char end;
+  if (parent != FUSE_ROOT_ID || sscanf(name, "link-%ld%c", &i, &end) != 1 || i < 0 || i >= links) { fuse_reply_err(req, ENOENT); return; }
+  struct fuse_entry_param e; memset(&e, 0, sizeof e);
+  e.ino = (fuse_ino_t)i + 2; e.attr_timeout = 10.0; e.entry_timeout = 10.0; fill(e.ino, &e.attr);
+  fuse_reply_entry(req, &e);
+}
+static void ll_readlink(fuse_req_t req, fuse_ino_t ino) { (void)ino; fuse_reply_readlink(req, target); }
+static void ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
+  (void)fi;
+  if (ino != FUSE_ROOT_ID) { fuse_reply_err(req, ENOTDIR); return; }
+  char *buf = malloc(size); size_t used = 0;
+  if (buf == NULL) { fuse_reply_err(req, ENOMEM); return; }
+  for (long i = off; i < links + 2; i++) {
+    char name[32]; struct stat st; memset(&st, 0, sizeof st);
+    if (i < 2) { strcpy(name, i == 0 ? "." : ".."); st.st_ino = FUSE_ROOT_ID; st.st_mode = S_IFDIR; }
+    else { snprintf(name, sizeof name, "link-%ld", i - 2); st.st_ino = (ino_t)i; st.st_mode = S_IFLNK; }
+    size_t len = fuse_add_direntry(req, buf + used, size - used, name, &st, i + 1);
+    if (len > size - used) break;
+    used += len;
+  }
+  fuse_reply_buf(req, buf, used);
+  free(buf);
+}
 static void ll_statfs(fuse_req_t req, fuse_ino_t ino) {
   (void)ino; struct statvfs s; memset(&s, 0, sizeof s); s.f_bsize = 4096; s.f_namemax = 255; s.f_files = 1;
   fuse_reply_statfs(req, &s);
 }
-static const struct fuse_lowlevel_ops ops = { .getattr = ll_getattr, .lookup = ll_lookup, .statfs = ll_statfs };
+static const struct fuse_lowlevel_ops ops = { .getattr = ll_getattr, .lookup = ll_lookup, .readlink = ll_readlink, .readdir = ll_readdir, .statfs = ll_statfs };
 int main(int argc, char *argv[]) {
   struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+  const char *n = getenv("REF_LINKS");
+  links = n == NULL ? 0 : atol(n);
   struct fuse_cmdline_opts o;
   if (fuse_parse_cmdline(&args, &o) != 0 || o.mountpoint == NULL) return 2;
   struct fuse_session *se = fuse_session_new(&args, &ops, sizeof ops, NULL);

@@ -257,7 +257,9 @@ export class Engine {
     const n = this.discoverer.tasks.size
     const periodMs = Math.max(this.opts.sweepSeconds * 1000, n)
     const share = Math.ceil(n * SWEEP_TICK_MS / periodMs)
-    this.run(tasks => tasks.sweepSome(share), this.mountsPolled ? 'all' : new Set(), true)
+    // Threads born and processes gone come as events: the links of each
+    // task known are all the sweep needs to read.
+    this.run(tasks => tasks.sweepSome(share, 'recheck'), this.mountsPolled ? 'all' : new Set(), true)
     this.sweepTimer = setTimeout(() => this.tickSweep(), SWEEP_TICK_MS)
   }
 

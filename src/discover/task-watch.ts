@@ -113,8 +113,10 @@ export class TaskWatch {
   }
 
   // Re-reads up to `n` processes, round robin: each is re-read within one
-  // sweep over those known when it began.
-  sweepSome (n: number): void {
+  // sweep over those known when it began. `how` 'recheck' where events
+  // report threads born and processes gone (see recheck), 'read' where
+  // nothing does.
+  sweepSome (n: number, how: 'read' | 'recheck' = 'read'): void {
     for (let i = 0; i < n; i++) {
       if (this.sweep.length === 0) {
         if (i > 0) break
@@ -122,7 +124,9 @@ export class TaskWatch {
         if (this.sweep.length === 0) break
       }
       const pid = this.sweep.pop() as number
-      if (this.procs.has(pid)) this.readProc(pid)
+      if (!this.procs.has(pid)) continue
+      if (how === 'recheck') this.recheck(pid)
+      else this.readProc(pid)
     }
   }
 
