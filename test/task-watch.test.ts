@@ -49,8 +49,10 @@ function fixture (t: { teardown: (fn: () => void) => void }): Fixture {
   }
 }
 
-const holdersOf = (w: TaskWatch, key: string): string[] =>
-  (w.scan().get(ik(key))?.holders ?? []).map(h => h.kind === 'task' ? `${h.pid}/${h.tid}` : h.kind)
+// The holders an update answered for `key`, as pid/tid.
+const shown = (found: ReturnType<TaskWatch['update']>, key: string): string[] =>
+  (found.get(ik(key))?.holders ?? []).map(h => h.kind === 'task' ? `${h.pid}/${h.tid}` : h.kind)
+const holdersOf = (w: TaskWatch, key: string): string[] => shown(w.scan(), key)
 
 t.test('first scan: every task and thread, holders oldest first', async t => {
   const f = fixture(t)
@@ -137,21 +139,19 @@ t.test('a sweep where events come rechecks: links read, threads and stats not', 
   f.task(11, 11, 11, { uts: 1 })
   const w = new TaskWatch(f.root)
   w.scan()
-  const holders = (found: ReturnType<TaskWatch['update']>, key: string): string[] =>
-    (found.get(ik(key))?.holders ?? []).map(h => h.kind === 'task' ? `${h.pid}/${h.tid}` : h.kind)
   // A thread born: it would come as an event.
   f.task(10, 13, 12, { uts: 1 })
   let found = w.update(x => x.sweepSome(2, 'recheck'))
   t.same([...w.rechecked].sort(), [10, 11], 'each rechecked')
   t.same([...w.reread], [], 'neither read whole')
-  t.same(holders(found, 'uts:1'), ['10/10', '11/11'], 'the new thread is left to its event')
+  t.same(shown(found, 'uts:1'), ['10/10', '11/11'], 'the new thread is left to its event')
   f.setNs(11, 11, 'uts', 6)
   found = w.update(x => x.sweepSome(2, 'recheck'))
   t.same([...w.reread], [11], 'a task that moved: its process read again whole')
-  t.same(holders(found, 'uts:6'), ['11/11'])
+  t.same(shown(found, 'uts:6'), ['11/11'])
   found = w.update(x => x.sweepSome(2))
   t.same([...w.reread].sort(), [10, 11], 'without events: read whole')
-  t.same(holders(found, 'uts:1'), ['10/10', '10/13'], 'and the thread with it')
+  t.same(shown(found, 'uts:1'), ['10/10', '10/13'], 'and the thread with it')
 })
 
 t.test('threads come and go; holders are capped, the oldest kept', async t => {

@@ -89,7 +89,7 @@ export class DirCaches {
     d.open = 0
     const had = d.mayHold
     d.mayHold = false
-    if (d.open + d.stale === 0) this.dirs.delete(dir)
+    if (d.stale === 0) this.dirs.delete(dir)
     return had
   }
 

@@ -138,11 +138,12 @@ export async function startSession (ops: FuseOps, opts: SessionOptions): Promise
       const n = readDevice(fd, inBuf)
       if (n === -EAGAIN) {
         if (!spin) break
-        // Work for the request expected next, done while waiting for it.
-        if (spinUntil === 0) ops.idle()
-        const t = performance.now()
-        if (spinUntil === 0) spinUntil = t + SPIN_MS
-        if (t >= spinUntil) break
+        if (spinUntil === 0) {
+          // Work for the request expected next, done while waiting for it.
+          ops.idle()
+          spinUntil = performance.now() + SPIN_MS
+        }
+        if (performance.now() >= spinUntil) break
         continue
       }
       spinUntil = 0
