@@ -4,6 +4,9 @@
 // lowest pid of a container is its init, whose /proc/PID/ns links say its
 // namespaces. A container with a namespace of its own has its init among
 // that namespace's holders, so nothing beyond the discovery is scanned.
+// Every engine mounts a container's root in a mount namespace of its own,
+// so only the holders of a mount namespace are read as possible inits: a
+// process that made only a uts or net namespace costs no read.
 // A runtime puts its new init in the container's cgroup only after it is
 // born in the container's namespaces: a young process outside every
 // container is asked again, less often as it ages, until it is settled
@@ -77,7 +80,8 @@ export class ContainerFinder {
     for (const key of keys) {
       const before = this.holdersOf.get(key) ?? []
       const after = new Map<number, number>()
-      for (const h of d.namespaces.get(key)?.holders ?? []) if (h.kind === 'task' && !after.has(h.pid)) after.set(h.pid, h.start)
+      const ns = d.namespaces.get(key)
+      for (const h of ns?.holders ?? []) if (h.kind === 'task' && !after.has(h.pid)) after.set(h.pid, h.start)
       for (const pid of before) if (!after.has(pid)) this.release(pid, touched)
       for (const [pid, start] of after) {
         if (!before.includes(pid)) this.live.set(pid, (this.live.get(pid) ?? 0) + 1)
@@ -85,7 +89,8 @@ export class ContainerFinder {
         // A process in a namespace that changed may be a container's init
         // that moved: its container is made again.
         if (m?.container !== undefined) touched.add(m.container)
-        if (m?.start !== start) look.set(pid, start)
+        // Read when it may be an init, or is a member whose pid was reused.
+        if (m?.start !== start && (ns?.type === 'mnt' || m !== undefined)) look.set(pid, start)
       }
       if (after.size > 0) this.holdersOf.set(key, [...after.keys()])
       else this.holdersOf.delete(key)
