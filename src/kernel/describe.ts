@@ -46,7 +46,7 @@ export class NsReader {
       // the fd or mount point now be another file altogether.
       const st = fs.fstatSync(fd)
       if (st.ino !== ino || st.dev !== this.nsfsDev) return undefined
-      return this.describeFd(fd, type, path, known, true)
+      return this.describeFd(fd, type, path, known, true, st)
     } finally {
       fs.closeSync(fd)
     }
@@ -69,14 +69,15 @@ export class NsReader {
     }
   }
 
-  private describeFd (fd: number, type: NsType, path: string, known: Known, self: boolean): NsDescription[] {
-    const st = fs.fstatSync(fd)
+  // `st`: the fd's stat where the caller has it.
+  private describeFd (fd: number, type: NsType, path: string, known: Known, self: boolean, st?: fs.Stats): NsDescription[] {
     const id = this.hasNsGetId ? nsGetId(fd, path).toString() : null
     // An ancestor already described under the same 64-bit id is the same
     // namespace (ids are never reused); without ids, describe it again.
-    const key = nsKey({ type, id, dev: st.dev, ino: st.ino })
-    const had = self || id === null ? undefined : known(key)
+    const had = self || id === null ? undefined : known(nsKey({ type, id, dev: 0, ino: 0 }))
     if (had !== undefined) return [had]
+    st ??= fs.fstatSync(fd)
+    const key = nsKey({ type, id, dev: st.dev, ino: st.ino })
     const out: NsDescription[] = []
     const owner = this.related(fd, path, 'owner', 'user', known, out)
     const parent = type === 'user' ? owner : type === 'pid' ? this.related(fd, path, 'parent', 'pid', known, out) : null

@@ -170,7 +170,9 @@ export function readProcessUid (procRoot: string, pid: number): number | undefin
 // times. USER_HZ is 100 on every architecture Linux exposes to user space.
 export const CLOCK_TICKS = 100
 export function readUptimeTicks (procRoot: string): number {
-  return Math.floor(Number(fs.readFileSync(`${procRoot}/uptime`, 'latin1').split(' ')[0]) * CLOCK_TICKS)
+  const text = readShort(`${procRoot}/uptime`)
+  if (typeof text !== 'string') throw new Error(`cannot read ${procRoot}/uptime: ${text.code}`)
+  return Math.floor(Number(text.split(' ')[0]) * CLOCK_TICKS)
 }
 
 // NSpid of /proc/PID/status: the pid in each pid namespace it is in,
