@@ -19,6 +19,11 @@ export class Pacer {
     private readonly now: () => number = () => performance.now(),
   ) {}
 
+  // Whether a run is due later (asked, inside the gap).
+  get waiting (): boolean {
+    return this.timer !== undefined
+  }
+
   // Runs now if the gap since the last run has passed, else at its end.
   ask (): void {
     this.askIn(0)

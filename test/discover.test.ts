@@ -1,5 +1,7 @@
 // Discovery merging its sources, against a fake procfs and a fake describer.
 import t from 'tap'
+import fs from 'node:fs'
+import path from 'node:path'
 import type { NsDescription } from '../src/kernel/describe.js'
 import type { NsDescriber } from '../src/discover/describe-cache.js'
 import { Listns } from '../src/kernel/listns.js'
@@ -61,6 +63,32 @@ t.test('tasks, fds and bind mounts in one snapshot', async t => {
   t.ok(describer.described.includes('/run/netns/blue'), 'in our own mount namespace: opened by its plain path')
   t.ok(describer.described.includes(`${proc.root}/42/root/tmp/pin`), 'opened through /proc/PID/root of its mount namespace')
   t.equal(get('net', 4026531833)?.listed, undefined, 'nothing listed without listns')
+})
+
+t.test("a recheck for links alone leaves the fds as they were; the sweep's reads both", async t => {
+  const proc = fakeProc(t)
+  const discoverer = new Discoverer(proc.root, fakeDescriber(), 7)
+  discoverer.run()
+  discoverer.takeDelta()
+  fs.symlinkSync('net:[4026532501]', path.join(proc.root, '42', 'fd', '5'))
+  const upserted = (): string[] => discoverer.takeDelta().upserted.map(n => nsKey(n))
+  discoverer.pass(tasks => tasks.recheck(42), { mounts: new Set(), listns: false, linksOnly: new Set([42]) })
+  t.same(upserted(), [], 'an fd opened since: left to the sweep')
+  discoverer.pass(tasks => tasks.sweepSome(10, 'recheck'), { mounts: new Set(), listns: false })
+  t.same(upserted(), ['net:4026532501'], 'found by the sweep')
+})
+
+t.test('a child forked from a process without namespace fds: its fds, a copy, are not read', async t => {
+  const proc = fakeProc(t)
+  const discoverer = new Discoverer(proc.root, fakeDescriber({ 4026532500: 4026532900 }), 7)
+  discoverer.run()
+  discoverer.takeDelta()
+  t.ok(discoverer.holdsByFd(42), 'pid 42 holds one')
+  t.notOk(discoverer.holdsByFd(1), 'pid 1 none')
+  // 42 exits; its pid goes to a child of 1 (the fixture's files stay).
+  discoverer.pass(tasks => { tasks.exited(42, 42); tasks.readProc(42) }, { mounts: new Set(), listns: false, fdsInherited: new Set([42]) })
+  t.notOk(discoverer.holdsByFd(42), 'not read: the fds of the process before are forgotten')
+  t.ok(discoverer.takeDelta().removed.includes('net:4026532500' as NsKey), 'and what they held')
 })
 
 t.test('listns marks what it lists and adds what /proc missed', async t => {

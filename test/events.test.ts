@@ -12,15 +12,31 @@ import { exited, kernelSkipReason, startDaemon, startHolder, stateDir, tempDir, 
 const skip = kernelSkipReason()
 
 // A python process that obeys lines on stdin: `unshare FLAGS`,
-// `setns PATH`, answering each with `ok` once done. It never execs.
+// `setns PATH`, `hold PATH` (opens it, keeps the fd), `reap PID`,
+// answering each with `ok` once done; `fork -` answers the pid of a child
+// that waits to be killed. It never execs.
 const MOVER = `
-import ctypes, os, sys
+import ctypes, os, signal, sys
 libc = ctypes.CDLL(None, use_errno=True)
+held = []
 print('ready', flush=True)
 for line in sys.stdin:
     cmd, arg = line.split()
     if cmd == 'unshare':
         rc = libc.unshare(int(arg))
+    elif cmd == 'hold':
+        held.append(os.open(arg, os.O_RDONLY))
+        rc = 0
+    elif cmd == 'fork':
+        pid = os.fork()
+        if pid == 0:
+            while True:
+                signal.pause()
+        print(pid, flush=True)
+        continue
+    elif cmd == 'reap':
+        os.waitpid(int(arg), 0)
+        rc = 0
     else:
         fd = os.open(arg, os.O_RDONLY)
         rc = libc.setns(fd, 0)
@@ -98,6 +114,29 @@ t.test('an exit drops the namespace at once; its handle opens nothing else', { s
   }
   await waitFor('the entry to be gone from the listing', () => fs.readdirSync(mnt).includes(path.basename(p)) ? undefined : true, 2000)
   t.ok(Date.now() - died < 500, `gone in ${Date.now() - died} ms`)
+})
+
+t.test("a child forked from a holder by fd holds the namespace at once, its fds a copy of its parent's", { skip }, async t => {
+  const mnt = tempDir(t)
+  // The sweep reads every process each 5 s tick: it finds the fd opened late.
+  await startDaemon(t, mnt, ['-o', 'sweep_s=1'])
+  const h = await startHolder(t, ['unshare', '--net'])
+  const net = inoOf(`/proc/${h.pid}/ns/net`)
+  const m = await startMover(t)
+  t.equal(await m.ask(`hold /proc/${h.pid}/ns/net`), 'ok')
+  const pidsOf = (): number[] => {
+    const meta = JSON.parse(fs.readFileSync(path.join(mnt, '.nsfs.json'), 'utf8')) as { entries: Array<{ ino: number, pids: number[] }> }
+    return meta.entries.find(e => e.ino === net)?.pids ?? []
+  }
+  await waitFor('the fd opened late to be found by the sweep', () => pidsOf().includes(m.pid) ? true : undefined, 12000)
+  const child = Number(await m.ask('fork -'))
+  const forked = Date.now()
+  t.teardown(() => { try { process.kill(child, 'SIGKILL') } catch {} })
+  // Read at its fork, not at the next tick of the sweep, seconds later.
+  await waitFor('the child to hold it too', () => pidsOf().includes(child) ? true : undefined, 6000)
+  t.ok(Date.now() - forked < 1000, `the child's fd seen in ${Date.now() - forked} ms`)
+  process.kill(child, 'SIGKILL')
+  t.equal(await m.ask(`reap ${child}`), 'ok')
 })
 
 t.test('a holder that moves away: its old entry leads to the other holder or nowhere', { skip }, async t => {

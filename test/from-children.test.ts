@@ -13,7 +13,7 @@ t.test('pid and time namespaces for future children, when no task is in them', a
     .add({ pid: 10, start: 100, ns: { pid: 1, time: 2 } })
     .add({ pid: 20, start: 200, ns: { pid: 1, time: 2 } })
     .add({ pid: 30, start: 300, ns: { pid: 1, time: 2 } })
-  const link = (pid: number, name: string, text: string): void => fs.symlinkSync(text, path.join(proc.root, String(pid), 'ns', name))
+  const link = (pid: number, name: string, text: string): void => fs.symlinkSync(text, path.join(proc.root, String(pid), 'task', String(pid), 'ns', name))
   link(10, 'time_for_children', 'time:[2]')
   link(10, 'pid_for_children', 'pid:[1]')
   link(20, 'time_for_children', 'time:[5]')

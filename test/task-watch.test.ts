@@ -115,6 +115,29 @@ t.test('a recheck reads the links of a known process, and nothing of one gone', 
   t.same([...w.reread, ...w.rechecked], [], 'never read (its exit came first): not read now')
 })
 
+t.test('an exit the connector reports drops the task without reading /proc', async t => {
+  const f = fixture(t)
+  f.task(2, 2, 5, { uts: 1 })
+  f.task(40, 40, 500, { uts: 3 })
+  f.task(50, 50, 600, { uts: 4 })
+  f.task(50, 51, 601, { uts: 5 })
+  const w = new TaskWatch(f.root)
+  w.scan()
+  // /proc still shows them (not reaped yet): only the event says they left.
+  let found = w.update(x => t.ok(x.exited(40, 40), 'a known process'))
+  t.notOk(found.has(ik('uts:3')), 'its namespace gone with its only task')
+  t.notOk(w.has(40))
+  t.same([...w.reread], [], 'nothing read')
+  found = w.update(x => t.ok(x.exited(50, 51), 'a known thread'))
+  t.notOk(found.has(ik('uts:5')), "the thread's namespace gone")
+  t.same(shown(found, 'uts:4'), ['50/50'], 'the rest of its process stays')
+  found = w.update(x => t.ok(x.exited(50, 50), 'its leader, last of the process'))
+  t.notOk(found.has(ik('uts:4')))
+  f.task(60, 60, 700, { uts: 6 })
+  w.update(x => t.notOk(x.exited(60, 60), 'one never read: to be read, not assumed'))
+  t.notOk(w.has(60))
+})
+
 t.test('a young process is re-read every scan; an old one when the sweep reaches it', async t => {
   const f = fixture(t)
   f.uptime(1000) // 100000 ticks

@@ -24,6 +24,13 @@ export interface PassOptions {
   readonly mounts: 'all' | ReadonlySet<number>
   // Whether to ask listns(2) again, where the kernel has it.
   readonly listns: boolean
+  // Processes rechecked for their links alone, their fds left as last
+  // read (a rechecked process's fds are read again otherwise).
+  readonly linksOnly?: ReadonlySet<number>
+  // Processes just forked whose parent holds no namespace by fd: their fds
+  // are a copy of the parent's, so are not read. One opened since is found
+  // by an exec or the sweep, as any fd opened late is.
+  readonly fdsInherited?: ReadonlySet<number>
 }
 
 const POLL: PassOptions = { mounts: 'all', listns: true }
@@ -93,6 +100,12 @@ export class Discoverer {
     return this.snapshot
   }
 
+  // Whether process `pid` held a namespace by an open fd when its fds were
+  // last read.
+  holdsByFd (pid: number): boolean {
+    return this.fds.has(pid)
+  }
+
   // Whether namespaces changed since the last delta was taken.
   get pending (): boolean {
     return this.unsent.size > 0
@@ -139,9 +152,19 @@ export class Discoverer {
     // mount namespace a task is in.
     const isLive = (pid: number): boolean => this.tasks.has(pid)
     const perProcess = [...this.tasks.reread, ...this.tasks.rechecked]
-    this.fds.update(perProcess, isLive)
+    const inherited = opts.fdsInherited ?? new Set()
+    const linksOnly = opts.linksOnly ?? new Set()
+    const fdsToRead = perProcess.filter(pid => !inherited.has(pid) && !linksOnly.has(pid))
+    this.fds.update(fdsToRead, isLive, inherited)
     this.forChildren.update(perProcess, isLive)
-    this.readMounts(mountNamespaceTasks(tasks), opts.mounts)
+    // Made again only when a mount namespace came, went or changed holders:
+    // looking through every namespace each pass would cost the host's size.
+    for (const k of this.tasks.changed) {
+      if (!k.startsWith('mnt:')) continue
+      this.mountTasks = mountNamespaceTasks(tasks)
+      break
+    }
+    this.readMounts(opts.mounts)
     const others = mergeFound([
       forChildrenOnly(this.forChildren.sightings(), tasks),
       foundOf(this.fds.sightings()),
@@ -177,8 +200,8 @@ export class Discoverer {
 
   // Re-reads the mounts of the mount namespaces asked for, and of those
   // new; forgets those no task is in.
-  private readMounts (tasks: MountNsTask[], which: PassOptions['mounts']): void {
-    this.mountTasks = tasks
+  private readMounts (which: PassOptions['mounts']): void {
+    const tasks = this.mountTasks
     const ownMnt = readNsLink(`${this.procRoot}/${this.selfPid}/ns/mnt`)?.ino
     const live = new Set<number>()
     for (const task of tasks) {

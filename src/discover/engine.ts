@@ -19,7 +19,7 @@ import { ProcConnector, type ProcEvent } from '../kernel/proc-connector.js'
 import type { Logger } from '../log.js'
 import { Pacer } from '../pacer.js'
 import type { DiscoveryDelta } from '../model/discovery-delta.js'
-import type { Discoverer } from './discover.js'
+import type { Discoverer, PassOptions } from './discover.js'
 import type { MountNsTask } from './from-mounts.js'
 
 export interface EngineOptions {
@@ -42,13 +42,19 @@ export interface EngineOptions {
 }
 
 // After a fork or an exec, a process is read again this many ms later:
-// unshare(2) and setns(2) right after starting make no event.
+// unshare(2) and setns(2) right after starting make no event. The first
+// recheck reads its links; the later ones its fds as well (a namespace
+// made, opened and left, held by the fd alone, shows at the second).
 export const YOUNG_DELAYS_MS = [20, 200, 2000] as const
 // Processes read per pass: a pass reads a process in about 50 µs, so a
 // burst of events is taken in slices of a few ms, FUSE answered between.
 const PER_PASS = 64
 const SWEEP_TICK_MS = 5000
-const PASS_GAP_MS = 20
+const PASS_GAP_MS = 30
+// A young process's recheck is taken up to this much early, with others
+// due about then: a churn of forks wakes the daemon once per few rechecks,
+// not once for each.
+const YOUNG_SLACK_MS = 10
 // The connector answers a request to listen at once; no answer means it
 // ignores us (not in the initial user and pid namespaces).
 const ACK_MS = 1000
@@ -59,11 +65,22 @@ export class Engine {
   private mode: Mode = 'poll'
   private connector: ProcConnector | undefined
   private connectorWatch: FdWatch | undefined
+  // Not watched until the pass due next, which reads what came meanwhile:
+  // under a stream of events, one wakeup per pass instead of one per event.
+  private connectorPaused = false
   private acked = false
   private ackTimer: NodeJS.Timeout | undefined
   private readonly dirty = new Set<number>()
+  // Processes forked since their last read, by their parent's tgid: their
+  // fds are a copy of the parent's (discover/discover.ts).
+  private readonly forkedFrom = new Map<number, number>()
+  // Tasks whose exit came, as [tgid, tid]: dropped without a read.
+  private exits: Array<readonly [number, number]> = []
   // Young processes due for a recheck (discover/task-watch.ts).
   private readonly youngDue = new Set<number>()
+  // Of those, the ones due for their first recheck: links only (see
+  // YOUNG_DELAYS_MS).
+  private readonly youngFirst = new Set<number>()
   private readonly dirtyMounts = new Set<number>()
   // Per delay, pids due for a re-read, in the order they are due, each
   // with the fork or exec it follows.
@@ -136,6 +153,11 @@ export class Engine {
     const c = this.connector
     this.connectorWatch = new FdWatch(c.fd, UV_READABLE, (_events, error) => {
       this.drainConnector()
+      if (this.pacer.waiting && this.connectorWatch !== undefined) {
+        this.connectorWatch.pause()
+        this.connectorPaused = true
+        return
+      }
       // An overflow reads as POLLERR, which stops the watch: the drain
       // took the error, so watching goes on.
       if (error === undefined) return
@@ -171,8 +193,14 @@ export class Engine {
   }
 
   private drainConnector (): void {
+    if (this.receiveEvents()) this.schedule()
+  }
+
+  // Takes every event waiting; false when the connector failed (and
+  // discovery fell back to polling).
+  private receiveEvents (): boolean {
     const c = this.connector
-    if (c === undefined) return
+    if (c === undefined) return false
     try {
       for (;;) {
         const r = c.receive()
@@ -186,9 +214,9 @@ export class Engine {
       }
     } catch (err) {
       this.fallBack(err instanceof Error ? err.message : String(err))
-      return
+      return false
     }
-    this.schedule()
+    return true
   }
 
   private onEvent (e: ProcEvent): void {
@@ -211,11 +239,16 @@ export class Engine {
       case 'exec':
         this.dirty.add(e.tgid)
         this.youngAgain(e.tgid)
+        if (e.kind === 'fork' && e.pid === e.tgid) this.forkedFrom.set(e.pid, e.parentTgid)
+        else this.forkedFrom.delete(e.tgid)
         if (e.kind === 'exec') this.opts.onTaskChanged?.(e.pid, 'exec')
         return
       case 'exit':
-        this.dirty.add(e.tgid)
-        if (e.pid === e.tgid) this.youngSince.delete(e.tgid)
+        this.exits.push([e.tgid, e.pid])
+        if (e.pid === e.tgid) {
+          this.youngSince.delete(e.tgid)
+          this.forkedFrom.delete(e.tgid)
+        }
         this.opts.onTaskChanged?.(e.pid, 'exit')
         return
       case 'id':
@@ -236,13 +269,15 @@ export class Engine {
     if (next === Infinity) return
     this.youngTimer = setTimeout(() => {
       this.youngTimer = undefined
-      const now = performance.now()
+      const upTo = performance.now() + YOUNG_SLACK_MS
       const last = this.young.length - 1
       this.young.forEach((q, i) => {
-        for (let e = q[0]; e !== undefined && e.due <= now; e = q[0]) {
+        for (let e = q[0]; e !== undefined && e.due <= upTo; e = q[0]) {
           q.shift()
           if (this.youngSince.get(e.pid) !== e.since) continue
           this.youngDue.add(e.pid)
+          if (i === 0) this.youngFirst.add(e.pid)
+          else this.youngFirst.delete(e.pid)
           if (i === last) this.youngSince.delete(e.pid)
         }
       })
@@ -259,7 +294,7 @@ export class Engine {
     const share = Math.ceil(n * SWEEP_TICK_MS / periodMs)
     // Threads born and processes gone come as events: the links of each
     // task known are all the sweep needs to read.
-    this.run(tasks => tasks.sweepSome(share, 'recheck'), this.mountsPolled ? 'all' : new Set(), true)
+    this.run(tasks => tasks.sweepSome(share, 'recheck'), { mounts: this.mountsPolled ? 'all' : new Set(), listns: true })
     this.sweepTimer = setTimeout(() => this.tickSweep(), SWEEP_TICK_MS)
   }
 
@@ -273,8 +308,21 @@ export class Engine {
 
   private passDirty (): void {
     if (this.stopped) return
+    if (this.connectorPaused) {
+      this.connectorPaused = false
+      if (!this.receiveEvents()) return
+      try {
+        this.connectorWatch?.restart()
+      } catch (err) {
+        this.fallBack(err instanceof Error ? err.message : String(err))
+        return
+      }
+    }
     const batch: number[] = []
     const rechecks: number[] = []
+    const linksOnly = new Set<number>()
+    const exits = this.exits
+    this.exits = []
     if (!this.resyncAll) {
       for (const pid of this.dirty) {
         batch.push(pid)
@@ -284,8 +332,18 @@ export class Engine {
       for (const pid of this.youngDue) {
         if (batch.length + rechecks.length >= PER_PASS) break
         this.youngDue.delete(pid)
+        if (this.youngFirst.delete(pid)) linksOnly.add(pid)
         if (!this.dirty.has(pid)) rechecks.push(pid)
       }
+    }
+    // Forked from a parent that holds no namespace by fd: nothing to find
+    // in the copy of its fds.
+    const inherited = new Set<number>()
+    for (const pid of batch) {
+      const parent = this.forkedFrom.get(pid)
+      if (parent === undefined) continue
+      this.forkedFrom.delete(pid)
+      if (this.discoverer.tasks.has(parent) && !this.discoverer.holdsByFd(parent)) inherited.add(pid)
     }
     const resync = this.resyncAll
     this.resyncAll = false
@@ -295,14 +353,16 @@ export class Engine {
     this.run(tasks => {
       // The new are read in slices after this one.
       if (resync) for (const pid of tasks.resync()) this.dirty.add(pid)
+      // Before the reads: a pid reused since its exit is read as new.
+      for (const [pid, tid] of exits) if (!tasks.exited(pid, tid) && !batch.includes(pid)) this.dirty.add(pid)
       for (const pid of batch) tasks.readProc(pid)
       for (const pid of rechecks) tasks.recheck(pid)
-    }, mounts, resync)
+    }, { mounts, listns: resync, linksOnly, fdsInherited: inherited })
     if (resync) this.opts.log('debug', `rescan: ${this.discoverer.tasks.size} processes listed, ${this.dirty.size} new to read, every mount namespace read, in ${(performance.now() - started).toFixed(1)} ms`)
     else this.eventPassMs = performance.now() - started
     // Slices of a burst follow at once: FUSE requests are answered between
     // them, and their events are not waiting on each other.
-    if (this.dirty.size + this.youngDue.size > 0 && !this.sliceQueued) {
+    if (this.dirty.size + this.youngDue.size + this.exits.length > 0 && !this.sliceQueued) {
       this.sliceQueued = true
       setImmediate(() => {
         this.sliceQueued = false
@@ -311,9 +371,9 @@ export class Engine {
     }
   }
 
-  private run (change: Parameters<Discoverer['pass']>[0], mounts: 'all' | ReadonlySet<number>, listns: boolean): void {
+  private run (change: Parameters<Discoverer['pass']>[0], opts: PassOptions): void {
     try {
-      this.discoverer.pass(change, { mounts, listns })
+      this.discoverer.pass(change, opts)
     } catch (err) {
       this.opts.onFatal(err instanceof Error ? err : new Error(String(err)))
       return
@@ -389,7 +449,7 @@ export class Engine {
 
   private pollMounts (): void {
     if (this.stopped || this.mode !== 'events') return
-    this.run(() => {}, 'all', false)
+    this.run(() => {}, { mounts: 'all', listns: false })
     this.mountTimer = setTimeout(() => this.pollMounts(), this.interval)
   }
 }

@@ -17,9 +17,11 @@ export function readProcForChildren (procRoot: string, pid: number, own: (type: 
   let start: number | undefined
   for (const type of ['pid', 'time'] as const) {
     // ENOENT for a pid namespace whose first process is not forked yet.
-    const link = readNsLink(`${procRoot}/${pid}/ns/${type}_for_children`)
+    // Through its main thread's task directory, which the task source just
+    // read: /proc/PID/ns would be looked up (and made by procfs) anew.
+    const link = readNsLink(`${procRoot}/${pid}/task/${pid}/ns/${type}_for_children`)
     if (link === undefined || link.type !== type) continue
-    if ((own(type) ?? readNsLink(`${procRoot}/${pid}/ns/${type}`)?.ino) === link.ino) continue
+    if ((own(type) ?? readNsLink(`${procRoot}/${pid}/task/${pid}/ns/${type}`)?.ino) === link.ino) continue
     start ??= readTaskStart(procRoot, pid, pid)
     if (start !== undefined) out.push({ type, ino: link.ino, holder: { kind: 'for-children', pid, start } })
   }

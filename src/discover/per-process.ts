@@ -9,14 +9,22 @@ export class PerProcess {
 
   constructor (private readonly read: (pid: number) => Sighting[]) {}
 
-  update (reread: Iterable<number>, isLive: (pid: number) => boolean): void {
+  // `none`: processes known to hold nothing here, without a read (a pid
+  // reused by one of them says nothing of the process before).
+  update (reread: Iterable<number>, isLive: (pid: number) => boolean, none: Iterable<number> = []): void {
     for (const pid of this.byPid.keys()) if (!isLive(pid)) this.byPid.delete(pid)
+    for (const pid of none) this.byPid.delete(pid)
     for (const pid of reread) {
       // Gone since (its exit is why it was read): nothing to read.
       const found = isLive(pid) ? this.read(pid) : []
       if (found.length > 0) this.byPid.set(pid, found)
       else this.byPid.delete(pid)
     }
+  }
+
+  // Whether `pid` had any sighting when last read.
+  has (pid: number): boolean {
+    return this.byPid.has(pid)
   }
 
   * sightings (): Iterable<Sighting> {

@@ -256,6 +256,24 @@ export class TaskWatch {
     this.rechecked.add(pid)
   }
 
+  // Thread `tid` of process `pid` exited (the proc connector said so):
+  // dropped without reading /proc. Answers false where this watch does not
+  // know that task (a process forked and gone within one pass), which must
+  // be read to be sure.
+  exited (pid: number, tid: number): boolean {
+    const p = this.procs.get(pid)
+    const gone = p?.tasks.find(t => t.holder.tid === tid)
+    if (p === undefined || gone === undefined) return false
+    if (p.tasks.length === 1) {
+      this.dropProc(pid)
+      return true
+    }
+    this.remove(gone)
+    p.tasks = without(p.tasks, gone)
+    p.start = startOf(pid, p.tasks)
+    return true
+  }
+
   dropProc (pid: number): void {
     const p = this.procs.get(pid)
     if (p === undefined) return

@@ -64,8 +64,13 @@ export class FdWatch {
     this.onReady(events, status < 0 ? uvStrerror(status) as string : undefined)
   }
 
-  // Watches again after an error: libuv stops a poll handle on POLLERR
-  // (e.g. a netlink socket that overflowed) and reports it once.
+  // Not watched until restart(); the handle stays.
+  pause (): void {
+    if (this.open) uvPollStop(this.handle)
+  }
+
+  // Watches again after pause() or an error: libuv stops a poll handle on
+  // POLLERR (e.g. a netlink socket that overflowed) and reports it once.
   restart (): void {
     if (!this.open) return
     const s = uvPollStart(this.handle, this.events, onPoll) as number
