@@ -21,7 +21,8 @@ For each size N: N uts namespaces, one process each (scripts/ns-gen), then
 nsfs mounted in a temp dir and measured against lsns and /proc:
 cold find, warm ls -lR, visibility and disappearance of an unshare'd
 namespace under a churn of 100 creations and deaths per second, daemon peak
-RSS and CPU during that churn, readlink latency; the daemon's CPU and RSS
+RSS and CPU during that churn (after its first 20 s, measured apart),
+readlink latency; the daemon's CPU and RSS
 at rest against one lsns listing's CPU; statfs and lookup-miss round trips,
 and warm ls -lR of N symlinks, against a libfuse3 daemon in C
 (scripts/bench-ref, built here), and request latency under 16 parallel
@@ -46,6 +47,9 @@ const RUNS = Number(opt.runs)
 // (about 10 minutes at 60,000 here), so it runs as often as fits.
 const LSNS_BUDGET = Number(opt['lsns-budget'])
 const CHURN_RATE = 100
+// Seconds of churn before its window: V8 is still compiling the paths a
+// churn takes for the first of them (measured, and tabled apart).
+const CHURN_WARMUP_SECONDS = 20
 const GIVE_UP = 20
 // Seconds of warm `ls -lR` per size, the warm-up included: at 60,000 one
 // pass takes tens of seconds here, so it runs as often as fits (once at least).
@@ -381,10 +385,12 @@ async function benchSize (n) {
   // Churn: a second generator creates and ends 100 namespaces a second;
   // visibility runs meanwhile, RSS sampled and CPU counted over the window.
   const churn = await generator(CHURN_RATE, ['--churn', String(CHURN_RATE)])
-  await sleep(1000)
   let peak = rssKiB(d.pid)
   const sampler = setInterval(() => { peak = Math.max(peak, rssKiB(d.pid)) }, 50)
   cleanups.push(() => clearInterval(sampler))
+  const u0 = cpuTicks(d.pid); const uw = now()
+  await sleep(CHURN_WARMUP_SECONDS * 1000)
+  const warmupCpu = cpuShare(u0, cpuTicks(d.pid), (now() - uw) / 1000)
   const c0 = cpuTicks(d.pid); const w0 = now()
   const appear = []; const vanish = []
   for (let i = 0; i < RUNS; i++) {
@@ -397,8 +403,8 @@ async function benchSize (n) {
   clearInterval(sampler)
   peak = Math.max(peak, rssKiB(d.pid))
   const hwm = Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${d.pid}/status`, 'utf8'))?.[1] ?? 0)
-  r.churn = { rate: CHURN_RATE, seconds: (now() - w0) / 1000, cpu, peakRssMiB: peak / 1024, lifetimePeakRssMiB: hwm / 1024, appear: { runs: appear, median: median(appear) }, vanish: { runs: vanish, median: median(vanish) } }
-  log(`N=${n}: churn: cpu ${(cpu * 100).toFixed(0)}%, peak rss ${(peak / 1024).toFixed(0)} MiB, appear ${fmt(median(appear))} s, vanish ${fmt(median(vanish))} s`)
+  r.churn = { rate: CHURN_RATE, seconds: (now() - w0) / 1000, cpu, warmupSeconds: CHURN_WARMUP_SECONDS, warmupCpu, peakRssMiB: peak / 1024, lifetimePeakRssMiB: hwm / 1024, appear: { runs: appear, median: median(appear) }, vanish: { runs: vanish, median: median(vanish) } }
+  log(`N=${n}: churn: cpu ${(cpu * 100).toFixed(1)}% (${(warmupCpu * 100).toFixed(1)}% in its first ${CHURN_WARMUP_SECONDS} s), peak rss ${(peak / 1024).toFixed(0)} MiB, appear ${fmt(median(appear))} s, vanish ${fmt(median(vanish))} s`)
   await churn.stop(); cleanups.splice(cleanups.indexOf(churn.stop), 1)
   await d.stop(); cleanups.splice(cleanups.indexOf(d.stop), 1)
   await gen.stop(); cleanups.splice(cleanups.indexOf(gen.stop), 1)
@@ -429,7 +435,8 @@ function rowsFor (r) {
   rows.push(
     ['entry visible after `unshare` (churn)', `${r.churn.appear.median >= GIVE_UP ? '≥ ' : ''}${fmt(r.churn.appear.median * 1000, 'ms')}`, '', '', `≤ ${fresh} ms`, ok(holds({ limit: fresh / 1000, value: r.churn.appear.median }))],
     ['entry gone after holder exit (churn)', `${r.churn.vanish.median >= GIVE_UP ? '≥ ' : ''}${fmt(r.churn.vanish.median * 1000, 'ms')}`, '', '', `≤ ${fresh} ms`, ok(holds({ limit: fresh / 1000, value: r.churn.vanish.median }))],
-    [`daemon CPU at ${r.churn.rate} changes/s`, `${fmt(r.churn.cpu * 100)} %`, '', '', r.n <= 1000 ? '< 10 %' : '', r.n <= 1000 ? ok(r.churn.cpu < 0.1) : ''],
+    [`daemon CPU at ${r.churn.rate} changes/s${r.churn.warmupSeconds === undefined ? '' : ` (after ${r.churn.warmupSeconds} s of it)`}`, `${fmt(r.churn.cpu * 100)} %`, '', '', r.n <= 1000 ? '< 10 %' : '', r.n <= 1000 ? ok(r.churn.cpu < 0.1) : ''],
+    ...(r.churn.warmupCpu === undefined ? [] : [[`daemon CPU, the first ${r.churn.warmupSeconds} s of that churn`, `${fmt(r.churn.warmupCpu * 100)} %`, '', '', '', '']]),
     ['daemon peak RSS (churn window)', fmt(r.churn.peakRssMiB, 'MiB'), '', '', r.n >= 60000 ? '< 250 MiB' : '', r.n >= 60000 ? ok(r.churn.peakRssMiB < 250) : ''],
     ['daemon CPU at rest, per minute', fmt(r.idle.cpuSecondsPerMinute, 'CPU-s'), `${fmt(r.idle.lsnsCpuSeconds, 'CPU-s')} (1 lsns)`, `${fmt(r.idle.listingsPerMinute)} listings`, `≤ ${idleBudget} listings`, ok(holds({ limit: idleBudget, value: r.idle.listingsPerMinute }))],
     ...(r.idle.settlingCpuSecondsPerMinute === undefined ? [] : [['daemon CPU settling (5–30 s after mount), per minute', fmt(r.idle.settlingCpuSecondsPerMinute, 'CPU-s'), '', fmt(r.idle.settlingCpuSecondsPerMinute / r.idle.lsnsCpuSeconds) + ' listings', '', '']]),
