@@ -76,11 +76,9 @@ export class Engine {
   private readonly forkedFrom = new Map<number, number>()
   // Tasks whose exit came, as [tgid, tid]: dropped without a read.
   private exits: Array<readonly [number, number]> = []
-  // Young processes due for a recheck (discover/task-watch.ts).
-  private readonly youngDue = new Set<number>()
-  // Of those, the ones due for their first recheck: links only (see
-  // YOUNG_DELAYS_MS).
-  private readonly youngFirst = new Set<number>()
+  // Young processes due for a recheck (discover/task-watch.ts), each with
+  // whether it is their first, which reads links only (YOUNG_DELAYS_MS).
+  private readonly youngDue = new Map<number, boolean>()
   private readonly dirtyMounts = new Set<number>()
   // Per delay, pids due for a re-read, in the order they are due, each
   // with the fork or exec it follows.
@@ -160,12 +158,7 @@ export class Engine {
       }
       // An overflow reads as POLLERR, which stops the watch: the drain
       // took the error, so watching goes on.
-      if (error === undefined) return
-      try {
-        this.connectorWatch?.restart()
-      } catch (err) {
-        this.fallBack(err instanceof Error ? err.message : String(err))
-      }
+      if (error !== undefined) this.watchConnectorAgain()
     })
     this.ackTimer = setTimeout(() => {
       // Timers run before readiness: after a first pass longer than the
@@ -190,6 +183,18 @@ export class Engine {
     this.mode = 'poll'
     for (const t of [this.sweepTimer, this.mountTimer]) if (t !== undefined) clearTimeout(t)
     if (this.pollTimer === undefined) this.poll(0)
+  }
+
+  // After a pause or an error; false when that failed (and discovery fell
+  // back to polling).
+  private watchConnectorAgain (): boolean {
+    try {
+      this.connectorWatch?.restart()
+      return true
+    } catch (err) {
+      this.fallBack(err instanceof Error ? err.message : String(err))
+      return false
+    }
   }
 
   private drainConnector (): void {
@@ -275,9 +280,7 @@ export class Engine {
         for (let e = q[0]; e !== undefined && e.due <= upTo; e = q[0]) {
           q.shift()
           if (this.youngSince.get(e.pid) !== e.since) continue
-          this.youngDue.add(e.pid)
-          if (i === 0) this.youngFirst.add(e.pid)
-          else this.youngFirst.delete(e.pid)
+          this.youngDue.set(e.pid, i === 0)
           if (i === last) this.youngSince.delete(e.pid)
         }
       })
@@ -310,13 +313,7 @@ export class Engine {
     if (this.stopped) return
     if (this.connectorPaused) {
       this.connectorPaused = false
-      if (!this.receiveEvents()) return
-      try {
-        this.connectorWatch?.restart()
-      } catch (err) {
-        this.fallBack(err instanceof Error ? err.message : String(err))
-        return
-      }
+      if (!this.receiveEvents() || !this.watchConnectorAgain()) return
     }
     const batch: number[] = []
     const rechecks: number[] = []
@@ -329,10 +326,10 @@ export class Engine {
         this.dirty.delete(pid)
         if (batch.length >= PER_PASS) break
       }
-      for (const pid of this.youngDue) {
+      for (const [pid, first] of this.youngDue) {
         if (batch.length + rechecks.length >= PER_PASS) break
         this.youngDue.delete(pid)
-        if (this.youngFirst.delete(pid)) linksOnly.add(pid)
+        if (first) linksOnly.add(pid)
         if (!this.dirty.has(pid)) rechecks.push(pid)
       }
     }
