@@ -88,6 +88,8 @@ export class Engine {
   private readonly youngSince = new Map<number, number>()
   private youngTimer: NodeJS.Timeout | undefined
   private sweepTimer: NodeJS.Timeout | undefined
+  // When the sweep last polled mounts and listns(2).
+  private sweepExtrasAt = -Infinity
   private pollTimer: NodeJS.Timeout | undefined
   private mountTimer: NodeJS.Timeout | undefined
   private sliceQueued = false
@@ -289,16 +291,23 @@ export class Engine {
     }, Math.max(0, next - performance.now()))
   }
 
-  // A slice of the sweep every few seconds: all processes within the period.
+  // A slice of the sweep: all processes within the period, in slices of
+  // what falls due every SWEEP_TICK_MS, at most PER_PASS processes each so
+  // that FUSE is answered between (at 60,000 one slice of 5 s was 5,000
+  // processes, 0.7 s without an answer). Polled mounts and listns(2) follow
+  // every SWEEP_TICK_MS, not every slice.
   private tickSweep (): void {
     if (this.stopped || this.mode !== 'events') return
     const n = this.discoverer.tasks.size
     const periodMs = Math.max(this.opts.sweepSeconds * 1000, n)
-    const share = Math.ceil(n * SWEEP_TICK_MS / periodMs)
+    const share = Math.min(PER_PASS, n, Math.ceil(n * SWEEP_TICK_MS / periodMs))
+    const now = performance.now()
+    const extras = now - this.sweepExtrasAt >= SWEEP_TICK_MS
+    if (extras) this.sweepExtrasAt = now
     // Threads born and processes gone come as events: the links of each
     // task known are all the sweep needs to read.
-    this.run(tasks => tasks.sweepSome(share, 'recheck'), { mounts: this.mountsPolled ? 'all' : new Set(), listns: true })
-    this.sweepTimer = setTimeout(() => this.tickSweep(), SWEEP_TICK_MS)
+    this.run(tasks => tasks.sweepSome(share, 'recheck'), { mounts: this.mountsPolled && extras ? 'all' : new Set(), listns: extras })
+    this.sweepTimer = setTimeout(() => this.tickSweep(), share === 0 ? SWEEP_TICK_MS : share * periodMs / n)
   }
 
   // A pass for what events made dirty: at once after a quiet spell, and
