@@ -25,7 +25,8 @@ RSS and CPU during that churn (after its first 20 s, measured apart),
 readlink latency; the daemon's CPU and RSS
 at rest against one lsns listing's CPU; statfs and lookup-miss round trips,
 and warm ls -lR of N symlinks, against a libfuse3 daemon in C
-(scripts/bench-ref, built here), and request latency under 16 parallel
+(scripts/bench-ref, built here), once answering readlink with nothing
+checked and once checking each as nsfs does; request latency under 16 parallel
 \`ls -lR\`. Prints a table of medians and writes
 JSON (default bench-results.json).
 `
@@ -173,8 +174,9 @@ const missOf = mnt => () => { try { fs.lstatSync(path.join(mnt, 'no-such-entry')
 
 // The C reference daemon, built once and mounted in a temp dir with a root
 // of `links` symlinks, and the C client that times round trips
-// (`roundTrip(op, mnt, n)`: mean µs).
-async function reference (links) {
+// (`roundTrip(op, mnt, n)`: mean µs). With `holders` (pids), each link
+// leads to a holder's /proc/PID/ns/uts and is checked on every readlink.
+async function reference (links, holders) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nsfs-bench-ref-'))
   const bin = path.join(dir, 'ref-fuse')
   const client = path.join(dir, 'round-trip')
@@ -190,7 +192,12 @@ async function reference (links) {
   }
   const mnt = path.join(dir, 'mnt')
   fs.mkdirSync(mnt)
-  const child = spawn(bin, ['-f', '-s', mnt], { stdio: 'ignore', env: { ...process.env, REF_LINKS: String(links) } })
+  const env = { ...process.env, REF_LINKS: String(links) }
+  if (holders !== undefined) {
+    env.REF_HOLDERS = path.join(dir, 'holders')
+    fs.writeFileSync(env.REF_HOLDERS, holders.join('\n'))
+  }
+  const child = spawn(bin, ['-f', '-s', mnt], { stdio: 'ignore', env })
   const stop = async () => {
     child.kill('SIGTERM')
     await exited(child)
@@ -354,20 +361,25 @@ async function benchSize (n) {
   r.cold = { runs: cold, median: median(cold) }
   log(`N=${n}: cold find ${cold.map(s => s.toFixed(2)).join(' ')} s`)
 
-  // Warm, in turns with the C reference's tree of as many symlinks: what
-  // a walk costs when every readlink is a round trip and nothing is checked.
+  // Warm, in turns with two C references of as many symlinks: what a walk
+  // costs when every readlink is a round trip and nothing is checked, and
+  // when each makes the check nsfs makes of the namespace's holder (here
+  // the same processes').
+  const checked = await reference(n, gen.pids)
   const warmStart = now()
   const warmUp = mustTime('ls', ['-lR', d.mnt], [0, 1])
   mustTime('ls', ['-lR', ref.mnt])
-  const warm = []; const refWarm = []
+  mustTime('ls', ['-lR', checked.mnt])
+  const warm = []; const refWarm = []; const checkedWarm = []
   while (warm.length < RUNS) {
     warm.push(mustTime('ls', ['-lR', d.mnt], [0, 1]))
     refWarm.push(mustTime('ls', ['-lR', ref.mnt]))
+    checkedWarm.push(mustTime('ls', ['-lR', checked.mnt]))
     if ((now() - warmStart) / 1000 + warmUp > WARM_BUDGET) break
   }
-  await ref.stop(); cleanups.splice(cleanups.indexOf(ref.stop), 1)
-  r.warm = { runs: warm, median: median(warm), ref: { runs: refWarm, median: median(refWarm) } }
-  log(`N=${n}: warm ls -lR ${warm.map(s => s.toFixed(2)).join(' ')} s; C reference ${refWarm.map(s => s.toFixed(2)).join(' ')} s`)
+  for (const c of [ref, checked]) { await c.stop(); cleanups.splice(cleanups.indexOf(c.stop), 1) }
+  r.warm = { runs: warm, median: median(warm), ref: { runs: refWarm, median: median(refWarm) }, checkedRef: { runs: checkedWarm, median: median(checkedWarm) } }
+  log(`N=${n}: warm ls -lR ${warm.map(s => s.toFixed(2)).join(' ')} s; C reference ${refWarm.map(s => s.toFixed(2)).join(' ')} s, checking ${checkedWarm.map(s => s.toFixed(2)).join(' ')} s`)
 
   // readlink of the host's net namespace entry against /proc's own link.
   const selfNet = fs.statSync('/proc/self/ns/net').ino
@@ -428,6 +440,9 @@ function rowsFor (r) {
   ]
   if (r.warm.ref !== undefined) {
     rows.push([`warm \`ls -lR\` of C libfuse3's ${r.n} symlinks (readlink a round trip, nothing checked)`, fmt(r.warm.ref.median, 's'), lsnsCell, bound + fmt(ratio(r.warm.ref.median, r.lsns.median)), '', ''])
+  }
+  if (r.warm.checkedRef !== undefined) {
+    rows.push([`warm \`ls -lR\` of C libfuse3's ${r.n} symlinks, each readlink checked as nsfs checks (one \`name_to_handle_at\` of /proc/PID/ns/uts)`, fmt(r.warm.checkedRef.median, 's'), lsnsCell, bound + fmt(ratio(r.warm.checkedRef.median, r.lsns.median)), '', ''])
   }
   if (r.n >= 60000) {
     rows.push(['full listing (`find`)', fmt(r.cold.median, 's'), '', '', '< 3 s', ok(r.cold.median < 3)])
