@@ -23,10 +23,12 @@ static const char target[] = "/proc/2/ns/uts";
 static long *holders, nholders;
 // Per holder, the id of its namespace as first found (0: not yet).
 static uint64_t *ids;
+// The holder of link `ino` (with REF_HOLDERS): its index in `holders` and `ids`.
+static long holder_of(fuse_ino_t ino) { return ((long)ino - 2) % nholders; }
 // The target of link `ino`, in `buf`; answers its length.
 static int target_of(fuse_ino_t ino, char *buf, size_t size) {
   if (nholders == 0) return snprintf(buf, size, "%s", target);
-  return snprintf(buf, size, "/proc/%ld/ns/uts", holders[((long)ino - 2) % nholders]);
+  return snprintf(buf, size, "/proc/%ld/ns/uts", holders[holder_of(ino)]);
 }
 static void fill(fuse_ino_t ino, struct stat *st) {
   char buf[64];
@@ -54,7 +56,7 @@ static void ll_readlink(fuse_req_t req, fuse_ino_t ino) {
   if (nholders > 0) {
     struct { struct file_handle h; unsigned char bytes[64]; } fh;
     int mount_id;
-    uint64_t id, *known = &ids[((long)ino - 2) % nholders];
+    uint64_t id, *known = &ids[holder_of(ino)];
     fh.h.handle_bytes = sizeof fh.bytes;
     if (name_to_handle_at(AT_FDCWD, path, &fh.h, &mount_id, AT_SYMLINK_FOLLOW) != 0) { fuse_reply_err(req, ENOENT); return; }
     memcpy(&id, fh.h.f_handle, sizeof id);
